@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// quadcat: an embedded catalog for LLM training-data selection.
+///
+/// Module map (see DESIGN.md §2):
+/// - `CKernels`: C kernels with runtime CPU dispatch (float16/bfloat16 conversion, int8 quantisation,
+///   byte shuffle, xxHash64, SHA-256). They live in C because Swift on Linux cannot select AVX2/F16C
+///   per function, and the conversions must run near memory bandwidth on any x86-64 machine.
+/// - `CLZ4`, `COpenBLAS`: the system liblz4 (apt liblz4-dev) and OpenBLAS (apt libopenblas-dev).
+/// - `Ingest`: readers for JSONL, NumPy .npy and safetensors.
+/// - `Selectors`: the selection algorithms, pure functions over row-major Float32 matrices.
+/// - `Catalog`: the catalog directory (SQLite index through GRDB, chunk store), queries and exports.
+/// - `quadcat`: the command-line tool.
+let package = Package(
+    name: "quadcat",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "quadcat", targets: ["quadcat"]),
+        .library(name: "Catalog", targets: ["Catalog"]),
+        .library(name: "Selectors", targets: ["Selectors"]),
+        .library(name: "Ingest", targets: ["Ingest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Ingest", dependencies: ["CKernels"]),
+        .target(name: "Selectors", dependencies: ["CKernels", "COpenBLAS"]),
+        .target(
+            name: "Catalog",
+            dependencies: [
+                "CKernels", "CLZ4", "Ingest", "Selectors",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "quadcat",
+            dependencies: [
+                "Catalog", "Ingest", "Selectors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels"]),
+        .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Ingest", "Selectors"]),
+        .testTarget(name: "CLITests", dependencies: ["Catalog"]),
+    ]
+)

@@ -1,0 +1,94 @@
+// CKernels: the few hot loops of quadcat that must run near memory bandwidth.
+//
+// Every function picks an AVX2/F16C path at run time when the CPU has it and falls back to portable C
+// otherwise, so one binary runs on any x86-64 (and on other architectures through the portable path).
+// All element counts are in elements, not bytes. No function allocates.
+#ifndef QUADCAT_CKERNELS_H
+#define QUADCAT_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Returns 1 when the AVX2+FMA+F16C paths are in use, 0 for the portable path.
+int qc_simd_level(void);
+/// Forces the portable paths (1) or restores run-time dispatch (0). For tests that compare both paths.
+void qc_force_portable(int portable);
+
+// MARK: - Precision conversion
+
+/// IEEE binary16 -> binary32 (exact).
+void qc_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+/// binary32 -> binary16, round to nearest even; overflow gives +-inf, NaN stays NaN.
+void qc_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/// bfloat16 -> binary32 (exact).
+void qc_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+/// binary32 -> bfloat16, round to nearest even; NaN stays NaN.
+void qc_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+
+/// Symmetric per-row int8 quantisation: scale[r] = max|x| / 127, q = round(x / scale), clamped to
+/// [-127, 127]. A row of zeros gets scale 0 and all-zero codes.
+void qc_quantize_rows_i8(const float *src, size_t rows, size_t dim, int8_t *dst, float *scales);
+/// Inverse of `qc_quantize_rows_i8`: dst = q * scale[r].
+void qc_dequantize_rows_i8(const int8_t *src, const float *scales, size_t rows, size_t dim, float *dst);
+
+// MARK: - Validation
+
+/// Index of the first element that is NaN or +-inf, or -1 when all are finite.
+ptrdiff_t qc_first_nonfinite_f32(const float *src, size_t n);
+ptrdiff_t qc_first_nonfinite_f16(const uint16_t *src, size_t n);
+ptrdiff_t qc_first_nonfinite_bf16(const uint16_t *src, size_t n);
+
+// MARK: - Byte shuffle (Blosc-style), for the shuffle-lz4 codec
+
+/// Splits `n` elements of `elem_size` bytes into `elem_size` planes: byte b of element i goes to
+/// dst[b * n + i].
+void qc_byte_shuffle(const uint8_t *src, uint8_t *dst, size_t n, size_t elem_size);
+/// Inverse of `qc_byte_shuffle`.
+void qc_byte_unshuffle(const uint8_t *src, uint8_t *dst, size_t n, size_t elem_size);
+
+// MARK: - Vector helpers
+
+/// Euclidean norm of each row, accumulated in double.
+void qc_row_norms_f32(const float *src, size_t rows, size_t dim, float *norms);
+/// Sum of all elements, accumulated with wide SIMD; used to measure memory-read bandwidth.
+double qc_sum_f32(const float *src, size_t n);
+
+// MARK: - Hashes
+
+/// xxHash64 state for streaming use. Treat as opaque.
+typedef struct {
+    uint64_t total_len;
+    uint64_t v[4];
+    uint8_t buffer[32];
+    uint32_t buffered;
+    uint64_t seed;
+} qc_xxh64_state;
+
+void qc_xxh64_init(qc_xxh64_state *state, uint64_t seed);
+void qc_xxh64_update(qc_xxh64_state *state, const void *data, size_t len);
+uint64_t qc_xxh64_digest(const qc_xxh64_state *state);
+/// One-shot xxHash64 (Yann Collet's XXH64, bit-compatible with the reference).
+uint64_t qc_xxh64(const void *data, size_t len, uint64_t seed);
+
+/// SHA-256 state for streaming use. Treat as opaque.
+typedef struct {
+    uint32_t h[8];
+    uint64_t total_len;
+    uint8_t buffer[64];
+    uint32_t buffered;
+} qc_sha256_state;
+
+void qc_sha256_init(qc_sha256_state *state);
+void qc_sha256_update(qc_sha256_state *state, const void *data, size_t len);
+/// Writes the 32-byte digest to `out`. The state must not be updated afterwards.
+void qc_sha256_final(qc_sha256_state *state, uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
