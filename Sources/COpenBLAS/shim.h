@@ -1,1 +1,8 @@
+#include <stddef.h>
 #include <cblas.h>
+
+// LAPACK routines that libopenblas also exports (Fortran calling convention: every argument by
+// pointer, hidden character-length arguments last).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
+void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
+             double *b, const int *ldb, int *info, size_t uplo_len);
