@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// Lloyd's k-means with k-means++ seeding, deterministic for a seed.
 ///
@@ -60,34 +61,52 @@ public struct KMeans: Sendable {
             inertia: distances.reduce(0) { $0 + Double($1) }, iterations: iterations)
     }
 
-    /// k-means++: the first centroid uniformly, each next one with probability proportional to the
-    /// squared distance to the nearest centroid chosen so far.
+    /// Greedy k-means++ (as scikit-learn does it): the first centroid uniformly; then, at each step,
+    /// `2 + ln k` candidates drawn with probability proportional to the squared distance to the
+    /// nearest chosen centroid, keeping the candidate that lowers the total the most. Plain k-means++
+    /// too often puts two seeds in one cluster; the greedy trials make that rare.
     private func seedPlusPlus(_ data: Matrix, k: Int, random: inout SeededRandom) -> Matrix {
-        let n = data.rows, d = data.columns
+        let n = data.rows
+        let trials = 2 + Int(log(Double(k)))
+        let rowNorms = Self.squaredNorms(data)
         var chosen = [random.nextInt(below: n)]
-        var nearest = [Double](repeating: .infinity, count: n)
-        var lastCentroid = data.row(chosen[0])
+        var nearest = Self.squaredDistances(data, rowNorms: rowNorms, to: data.rows(chosen)).values
         while chosen.count < k {
-            data.values.withUnsafeBufferPointer { x in
-                for i in 0..<n {
-                    var s: Float = 0
-                    let row = x.baseAddress! + i * d
-                    for j in 0..<d { let t = row[j] - lastCentroid[j]; s += t * t }
-                    nearest[i] = min(nearest[i], Double(s))
-                }
-            }
-            let total = nearest.reduce(0, +)
+            let total = nearest.reduce(0.0) { $0 + Double($1) }
             guard total > 0 else { break }  // every row coincides with a chosen centroid
-            var target = random.nextUnitDouble() * total
-            var pick = n - 1
-            for i in 0..<n {
-                target -= nearest[i]
-                if target < 0 && nearest[i] > 0 { pick = i; break }
+            var candidates: [Int] = []
+            for _ in 0..<trials {
+                var target = random.nextUnitDouble() * total
+                var pick = n - 1
+                for i in 0..<n {
+                    target -= Double(nearest[i])
+                    if target < 0 && nearest[i] > 0 { pick = i; break }
+                }
+                candidates.append(pick)
             }
-            chosen.append(pick)
-            lastCentroid = data.row(pick)
+            let distances = Self.squaredDistances(data, rowNorms: rowNorms, to: data.rows(candidates))
+            var best = 0
+            var bestTotal = Double.infinity
+            for t in 0..<candidates.count {
+                let potential = (0..<n).reduce(0.0) { $0 + Double(min(nearest[$1], distances[$1, t])) }
+                if potential < bestTotal { bestTotal = potential; best = t }
+            }
+            chosen.append(candidates[best])
+            for i in 0..<n { nearest[i] = min(nearest[i], distances[i, best]) }
         }
         return data.rows(chosen)
+    }
+
+    /// Squared distances from every row of `data` (rows) to every row of `points` (columns).
+    static func squaredDistances(_ data: Matrix, rowNorms: [Float], to points: Matrix) -> Matrix {
+        var distances = data.multiplied(by: points, transposeOther: true)
+        let pointNorms = squaredNorms(points)
+        for i in 0..<data.rows {
+            for t in 0..<points.rows {
+                distances[i, t] = max(0, rowNorms[i] - 2 * distances[i, t] + pointNorms[t])
+            }
+        }
+        return distances
     }
 
     static func squaredNorms(_ data: Matrix) -> [Float] {
