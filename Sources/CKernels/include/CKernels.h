@@ -87,6 +87,16 @@ void qc_sha256_update(qc_sha256_state *state, const void *data, size_t len);
 /// Writes the 32-byte digest to `out`. The state must not be updated afterwards.
 void qc_sha256_final(qc_sha256_state *state, uint8_t out[32]);
 
+// MARK: - File helpers
+
+/// Starts write-back of a file range without waiting (Linux sync_file_range), so that a later fsync
+/// has little left to do. Returns 0 on success, -1 with errno set.
+int qc_start_writeback(int fd, int64_t offset, int64_t length);
+/// Maps a whole file read-only and shared; `populate` pre-faults the pages. NULL on failure (errno set).
+void *qc_map_readonly(int fd, size_t length, int populate);
+/// Unmaps a mapping made by `qc_map_readonly`.
+int qc_unmap(void *address, size_t length);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+
+/// A quadcat catalog: one directory holding a corpus, its feature columns, targets and every subset
+/// ever selected from it (DESIGN §3).
+///
+/// ```
+/// cat.quadcat/
+///   catalog.sqlite   the index (WAL mode); the only mutable file
+///   chunks/          immutable chunk segment files
+///   staging/         files being written; anything left here after a crash is garbage
+///   writer.lock      the single-writer lock
+/// ```
+/// Any number of `Catalog` handles, in any number of processes, may read at once; writes take the
+/// writer lock and follow the commit protocol: chunk files first, the SQLite transaction last.
+public final class Catalog: Sendable {
+    /// The catalog directory.
+    public let root: URL
+    let paths: CatalogPaths
+    let database: DatabasePool
+    let segments: SegmentCache
+
+    /// The version recorded with every subset.
+    public static let toolVersion = "0.1.0"
+
+    private init(root: URL, database: DatabasePool) {
+        self.root = root
+        self.paths = CatalogPaths(root: root)
+        self.database = database
+        self.segments = SegmentCache(paths: paths)
+    }
+
+    /// Creates a new, empty catalog directory. Refuses a directory that already holds anything.
+    public static func create(at root: URL) throws -> Catalog {
+        let fm = FileManager.default
+        let paths = CatalogPaths(root: root)
+        if fm.fileExists(atPath: paths.database.path) {
+            throw CatalogError(.invalidRequest, "\(root.path) is already a quadcat catalog", remedy: "use it as it is, or choose another path")
+        }
+        if let contents = try? fm.contentsOfDirectory(atPath: root.path), !contents.isEmpty {
+            throw CatalogError(.invalidRequest, "\(root.path) exists and is not empty", remedy: "choose a new path for the catalog")
+        }
+        do {
+            try fm.createDirectory(at: paths.chunks, withIntermediateDirectories: true)
+            try fm.createDirectory(at: paths.staging, withIntermediateDirectories: true)
+        } catch {
+            throw CatalogError(.io, "cannot create \(root.path): \(error.localizedDescription)")
+        }
+        return try open(at: root)
+    }
+
+    /// Opens an existing catalog, applying any schema migrations it lacks.
+    public static func open(at root: URL) throws -> Catalog {
+        let paths = CatalogPaths(root: root)
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: paths.chunks.path) else {
+            throw CatalogError(.notFound, "\(root.path) is not a quadcat catalog", remedy: "create one with `quadcat init \(root.path)`")
+        }
+        try? fm.createDirectory(at: paths.staging, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.prepareDatabase { db in
+            // Commits are durable before a command reports success.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: paths.database.path, configuration: configuration)
+            try migrator.migrate(pool)
+        } catch let error as DatabaseError {
+            throw CatalogError(.io, "cannot open the index \(paths.database.path): \(error.message ?? error.description)")
+        }
+        let superseded = try pool.read { try migrator.hasBeenSuperseded($0) }
+        if superseded {
+            throw CatalogError(.invalidRequest, "\(root.path) was written by a newer quadcat (its schema has migrations this version does not know)", remedy: "upgrade quadcat")
+        }
+        return Catalog(root: root, database: pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (name, sql) in SchemaMigrations.all {
+            migrator.registerMigration(name) { db in try db.execute(sql: sql) }
+        }
+        return migrator
+    }
+
+    /// Names of the schema migrations applied to this catalog, in order.
+    public func appliedMigrations() throws -> [String] {
+        try database.read { try Self.migrator.appliedMigrations($0) }
+    }
+
+    /// Runs `body` holding the writer lock, with a staging area whose files are removed if `body`
+    /// fails. `body` must publish the staging area before committing its transaction.
+    func write<T>(waiting: (() -> Void)? = nil, _ body: (StagingArea) throws -> T) throws -> T {
+        let lock = try WriterLock(url: paths.lock, waiting: waiting)
+        let staging = StagingArea(paths: paths)
+        do {
+            let result = try body(staging)
+            withExtendedLifetime(lock) {}
+            return result
+        } catch {
+            staging.abandon()
+            throw Self.translate(error)
+        }
+    }
+
+    /// Maps SQLite errors to catalog errors with a readable message.
+    static func translate(_ error: Error) -> Error {
+        if let db = error as? DatabaseError {
+            return CatalogError(.io, "the index failed: \(db.message ?? db.description)")
+        }
+        return error
+    }
+
+    /// Current time as ISO 8601 (UTC), for `created_at` columns.
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}

@@ -1,0 +1,76 @@
+import CKernels
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only memory map of a whole segment file. Segment files are immutable, so a mapping stays
+/// valid for as long as it is held, even if `gc` unlinks the file meanwhile.
+final class MappedSegment: @unchecked Sendable {
+    let name: String
+    let bytes: UnsafeRawBufferPointer
+
+    init(url: URL, name: String) throws {
+        self.name = name
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT {
+                throw CatalogError(.damaged, "chunk file \(url.path) is missing", remedy: "run `quadcat verify` to list what is affected")
+            }
+            throw FileIO.failure("open", url.path)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileIO.failure("stat", url.path) }
+        let length = Int(info.st_size)
+        if length == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = qc_map_readonly(fd, length, 1) else { throw FileIO.failure("mmap", url.path) }
+        bytes = UnsafeRawBufferPointer(start: base, count: length)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { _ = qc_unmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
+
+/// Mappings of the segment files one catalog handle has read, shared by all its readers.
+final class SegmentCache: @unchecked Sendable {
+    private let paths: CatalogPaths
+    private let lock = NSLock()
+    private var segments: [String: MappedSegment] = [:]
+
+    init(paths: CatalogPaths) { self.paths = paths }
+
+    func segment(_ name: String) throws -> MappedSegment {
+        lock.lock()
+        defer { lock.unlock() }
+        if let found = segments[name] { return found }
+        let mapped = try MappedSegment(url: paths.chunkFile(name), name: name)
+        segments[name] = mapped
+        return mapped
+    }
+
+    /// The header and stored payload of a chunk, checked against what the index says about it.
+    func chunk(_ record: ChunkRecord, dtype: StoredDType, dim: Int) throws -> (header: ChunkHeader, stored: UnsafeRawBufferPointer, segment: MappedSegment) {
+        let segment = try segment(record.file)
+        let place = "\(paths.chunkFile(record.file).path) at byte \(record.offset)"
+        guard record.offset >= 0, record.offset + ChunkHeader.size <= segment.bytes.count else {
+            throw CatalogError(.damaged, "\(place): the file is \(segment.bytes.count) bytes, too short for this chunk", remedy: "run `quadcat verify` to list the damage")
+        }
+        let header = try ChunkHeader.decode(UnsafeRawBufferPointer(rebasing: segment.bytes[record.offset..<record.offset + ChunkHeader.size]), place: place)
+        guard header.dtype == dtype, header.dim == dim, header.rows == record.rowCount, header.codec == record.codec,
+              header.rawLength == record.rawLength, header.checksum == record.checksum
+        else {
+            throw CatalogError(.damaged, "\(place): chunk header disagrees with the index (\(header.dtype.rawValue), \(header.rows) rows, \(header.codec.rawValue))", remedy: "run `quadcat verify` to list the damage")
+        }
+        let start = record.offset + ChunkHeader.size
+        guard start + header.storedLength <= segment.bytes.count else {
+            throw CatalogError(.damaged, "\(place): chunk payload runs past the end of the file", remedy: "run `quadcat verify` to list the damage")
+        }
+        return (header, UnsafeRawBufferPointer(rebasing: segment.bytes[start..<start + header.storedLength]), segment)
+    }
+}
