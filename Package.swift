@@ -48,10 +48,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Shared by the test targets only: temporary directories, fixture files, running the binary.
+        .target(name: "TestSupport", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels"], path: "Tests/Support"),
         .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels"]),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Ingest", "Selectors"]),
-        .testTarget(name: "CLITests", dependencies: ["Catalog"]),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "CLITests", dependencies: ["Catalog", "Ingest", "Selectors", "TestSupport"]),
     ]
 )

@@ -97,6 +97,7 @@ public final class Catalog: Sendable {
         let staging = StagingArea(paths: paths)
         do {
             let result = try body(staging)
+            CrashPoint.afterCommit.reach()
             withExtendedLifetime(lock) {}
             return result
         } catch {

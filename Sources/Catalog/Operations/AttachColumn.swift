@@ -157,7 +157,7 @@ extension Catalog {
         defer { floats.deallocate() }
 
         try placement.forEachBlock(hasher: &hasher) { block in
-            var bad = block.nonFiniteRows()
+            var bad = block.rows.nonFiniteRows()
             if !bad.isEmpty && request.nonFinite == .reject {
                 let fileRow = placement.fileRow(forCorpusRow: bad[0])
                 throw CatalogError(
@@ -172,7 +172,7 @@ extension Catalog {
                 return
             }
             let out = UnsafeMutableBufferPointer(rebasing: floats[0..<block.rowCount * dim])
-            Self.convert(block.bytes, from: source.elementType, into: out)
+            block.rows.copyFloats(into: out)
             for r in bad { (out.baseAddress! + (r - block.firstRow) * dim).update(repeating: 0, count: dim) }
             if normChecked < 1024 {
                 var norms = [Float](repeating: 0, count: block.rowCount)
@@ -216,18 +216,6 @@ extension Catalog {
             sourceDType: source.elementType.rawValue, storedDType: storedDType.rawValue,
             sourceBytes: source.rowCount * source.rowByteCount, storedBytes: codecs.values.reduce(0, +), codecs: codecs,
             unitNormalized: row.unitNormalized, seconds: 0)
-    }
-
-    /// Converts file elements to Float32.
-    static func convert(_ bytes: UnsafeRawBufferPointer, from type: ElementType, into out: UnsafeMutableBufferPointer<Float>) {
-        switch type {
-        case .float32:
-            out.baseAddress!.update(from: bytes.baseAddress!.assumingMemoryBound(to: Float.self), count: out.count)
-        case .float16:
-            qc_f16_to_f32(bytes.baseAddress!.assumingMemoryBound(to: UInt16.self), out.baseAddress!, out.count)
-        case .bfloat16:
-            qc_bf16_to_f32(bytes.baseAddress!.assumingMemoryBound(to: UInt16.self), out.baseAddress!, out.count)
-        }
     }
 }
 

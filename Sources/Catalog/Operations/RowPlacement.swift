@@ -3,40 +3,16 @@ import Foundation
 import GRDB
 import Ingest
 
-/// A block of a column file's rows, placed in corpus row order.
+/// A block of a column file's rows, placed in corpus row order: a ``MatrixBlock`` whose row numbers
+/// are corpus rows, plus the rows the file does not cover (stored as zeros).
 struct PlacedBlock {
-    /// Corpus row of the first row in the block.
-    let firstRow: Int
-    let rowCount: Int
-    /// The rows' elements in the file's element type; absent rows are zeros.
-    let bytes: UnsafeRawBufferPointer
+    let rows: MatrixBlock
     /// Corpus rows in this block that the file does not cover.
     let absentRows: [Int]
-    let elementType: ElementType
-    let dimension: Int
 
-    /// Corpus rows in this block holding NaN or infinity.
-    func nonFiniteRows() -> [Int] {
-        var bad: [Int] = []
-        let rowBytes = dimension * elementType.byteWidth
-        // One scan over the block; rescan only past a hit, so a clean block costs a single pass.
-        var row = 0
-        while row < rowCount {
-            let start = bytes.baseAddress! + row * rowBytes
-            let count = (rowCount - row) * dimension
-            let index: Int
-            switch elementType {
-            case .float32: index = qc_first_nonfinite_f32(start.assumingMemoryBound(to: Float.self), count)
-            case .float16: index = qc_first_nonfinite_f16(start.assumingMemoryBound(to: UInt16.self), count)
-            case .bfloat16: index = qc_first_nonfinite_bf16(start.assumingMemoryBound(to: UInt16.self), count)
-            }
-            if index < 0 { break }
-            let hit = row + index / dimension
-            bad.append(firstRow + hit)
-            row = hit + 1
-        }
-        return bad
-    }
+    var firstRow: Int { rows.firstRow }
+    var rowCount: Int { rows.rowCount }
+    var bytes: UnsafeRawBufferPointer { rows.bytes }
 }
 
 /// Feeds a column file's rows in corpus row order. Either the file covers every document (file row i
@@ -94,9 +70,7 @@ struct RowPlacement {
         guard let map = fileRowOfCorpusRow else {
             try source.forEachBlock(rowsPerBlock: blockRows) { block in
                 qc_xxh64_update(&hasher, block.bytes.baseAddress, block.bytes.count)
-                try body(PlacedBlock(
-                    firstRow: block.firstRow, rowCount: block.rowCount, bytes: block.bytes, absentRows: [],
-                    elementType: source.elementType, dimension: source.dimension))
+                try body(PlacedBlock(rows: block, absentRows: []))
             }
             return
         }
@@ -120,9 +94,10 @@ struct RowPlacement {
                     try source.readRows(fileRow..<fileRow + 1, into: target)
                 }
             }
-            try body(PlacedBlock(
-                firstRow: first, rowCount: count, bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count * rowBytes]),
-                absentRows: absent, elementType: source.elementType, dimension: source.dimension))
+            let block = MatrixBlock(
+                firstRow: first, rowCount: count, dimension: source.dimension, elementType: source.elementType,
+                bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count * rowBytes]))
+            try body(PlacedBlock(rows: block, absentRows: absent))
             first += count
         }
     }

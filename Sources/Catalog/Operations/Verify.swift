@@ -115,7 +115,7 @@ extension Catalog {
 
     /// True when another process holds the writer lock.
     func isWriterActive() -> Bool {
-        let fd = open(paths.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(paths.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         if flock(fd, LOCK_EX | LOCK_NB) == 0 {

@@ -97,6 +97,7 @@ final class StagingArea {
             closed.append(segment.name)
             current = nil
         }
+        CrashPoint.afterStaging.reach()
         for name in closed {
             try FileIO.rename(paths.stagingFile(name), to: paths.chunkFile(name))
             published.append(name)
@@ -106,6 +107,7 @@ final class StagingArea {
             try FileIO.syncDirectory(paths.chunks)
             try FileIO.syncDirectory(paths.staging)
         }
+        CrashPoint.afterPublish.reach()
         return published
     }
 

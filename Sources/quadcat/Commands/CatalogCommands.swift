@@ -1,0 +1,184 @@
+import ArgumentParser
+import Catalog
+import Foundation
+
+/// The catalog path, the first positional argument of every command but `demo`.
+struct CatalogPath: ParsableArguments {
+    @Argument(help: "The catalog directory, e.g. cat.quadcat.")
+    var catalog: String
+
+    var url: URL { URL(fileURLWithPath: catalog) }
+
+    func open() throws -> Catalog { try Catalog.open(at: url) }
+}
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty catalog.")
+
+    @OptionGroup var path: CatalogPath
+
+    func run() throws {
+        try reportingErrors {
+            let catalog = try Catalog.create(at: path.url)
+            print("created catalog \(catalog.root.path)")
+        }
+    }
+}
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest", abstract: "Ingest JSONL documents into a corpus.",
+        discussion: """
+            Each non-blank line is a JSON object with an id (string or integer) and a text field; the whole \
+            record is kept verbatim for export. Exact duplicate texts are reported, not dropped. Any error \
+            (a malformed line, a duplicate id) leaves the catalog as it was.
+            """)
+
+    @OptionGroup var path: CatalogPath
+    @Argument(help: "JSONL files, ingested in order.") var files: [String]
+    @Option(help: "The corpus to create (or extend with --append).") var corpus: String
+    @Option(help: "The field holding each record's id.") var idField = "id"
+    @Option(help: "The field holding each record's text.") var textField = "text"
+    @Flag(help: "Add rows to an existing corpus that has no feature columns yet.") var append = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let catalog = try path.open()
+            var options = IngestOptions()
+            options.idField = idField
+            options.textField = textField
+            options.append = append
+            let report = try catalog.ingest(
+                corpus: corpus, files: files.map { URL(fileURLWithPath: $0) }, options: options, progress: Terminal.progressLine())
+            Terminal.endProgress()
+            if json { return try Terminal.printJSON(report) }
+            print("ingested \(report.rowsAdded) records into corpus '\(report.corpus)' (\(report.totalRows) rows) "
+                + "from \(Format.bytes(report.bytesRead)) in \(Format.seconds(report.seconds)); records stored in \(Format.bytes(report.bytesStored))")
+            if report.duplicateTextGroups > 0 {
+                print("note: \(report.duplicateTextRows) records repeat the exact text of another (\(report.duplicateTextGroups) groups); kept. "
+                    + "Examples (ids): " + report.duplicateExamples.prefix(3).map { $0.joined(separator: " = ") }.joined(separator: "; "))
+            }
+        }
+    }
+}
+
+struct AttachCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attach", abstract: "Attach a gradient checkpoint or an embedding column to a corpus.",
+        discussion: """
+            FILE is a NumPy .npy (float32, float16; C order) or a safetensors file (F32, F16, BF16; pick the \
+            tensor with --tensor). Row i must be document row i, unless --ids names the document of each row. \
+            A gradient column needs --checkpoint and --lr; attach one file per checkpoint to build a \
+            trajectory.
+            """)
+
+    @OptionGroup var path: CatalogPath
+    @Argument(help: "The .npy or .safetensors file.") var file: String
+    @Option(help: "The corpus the column belongs to.") var corpus: String
+    @Option(help: "Column name, e.g. grad or emb.") var column: String
+    @Option(help: "gradient, embedding or score (default: gradient with --checkpoint, else embedding).") var kind: ColumnKind?
+    @Option(help: "Checkpoint number of a gradient column.") var checkpoint: Int?
+    @Option(help: "The checkpoint's learning rate (LESS weights checkpoints by it).") var lr: Double?
+    @Option(help: "Projection identity KIND[:SEED[:DIM]], e.g. rademacher:20261123:1024.") var projection: String?
+    @Option(help: "Storage precision: as-given, f32, f16, bf16 or int8.") var precision: StoragePrecision = .asGiven
+    @Option(help: "Rows with NaN or infinity: reject, or mark-unusable.") var nonfinite: NonFinitePolicy = .reject
+    @Option(help: "Tensor name inside a safetensors file.") var tensor: String?
+    @Option(help: "File of document ids, one per line, naming the document of each row (partial columns).") var ids: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let catalog = try path.open()
+            var request = AttachRequest(corpus: corpus, column: column, file: URL(fileURLWithPath: file))
+            request.kind = kind
+            request.checkpoint = checkpoint
+            request.learningRate = lr
+            request.projection = try projection.map(ProjectionIdentity.init(parsing:))
+            request.precision = precision
+            request.nonFinite = nonfinite
+            request.tensor = tensor
+            request.idsFile = ids.map { URL(fileURLWithPath: $0) }
+            let report = try catalog.attach(request, progress: Terminal.progressLine())
+            Terminal.endProgress()
+            if json { return try Terminal.printJSON(report) }
+            let name = report.kind == .gradient ? "\(report.column) checkpoint \(report.checkpoint)" : report.column
+            let mbps = Double(report.sourceBytes) / max(report.seconds, 1e-9) / 1e6
+            print("attached \(report.kind.rawValue) column \(name) to '\(report.corpus)': \(report.rows) x \(report.dim) "
+                + "\(report.sourceDType) -> \(report.storedDType), \(Format.bytes(report.storedBytes)) stored, "
+                + "\(Format.seconds(report.seconds)) (\(String(format: "%.0f", mbps)) MB/s)")
+            if report.usableRows < report.rows {
+                print("note: \(report.rows - report.usableRows) rows are unusable (absent or non-finite), e.g. rows "
+                    + report.unusableExamples.map(String.init).joined(separator: ", "))
+            }
+        }
+    }
+}
+
+extension ColumnKind: ExpressibleByArgument {}
+extension StoragePrecision: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
+
+struct TargetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "target", abstract: "Add or list targets (validation sets).",
+        subcommands: [TargetAddCommand.self, TargetListCommand.self])
+}
+
+struct TargetAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a column (one checkpoint's validation gradients) to a target.",
+        discussion: "The target is created by its first column; every column must have the same rows.")
+
+    @OptionGroup var path: CatalogPath
+    @Argument(help: "Target name.") var name: String
+    @Argument(help: "The .npy or .safetensors file.") var file: String
+    @Option(help: "Checkpoint number (the pool column's checkpoint these gradients match).") var checkpoint: Int?
+    @Option(help: "Column name (matches the pool's gradient column name by default).") var column = "grad"
+    @Option(help: "gradient or embedding (default: gradient with --checkpoint, else embedding).") var kind: ColumnKind?
+    @Option(help: "Projection identity KIND[:SEED[:DIM]].") var projection: String?
+    @Option(help: "File with one subtask label per validation row.") var subtasks: String?
+    @Option(help: "Tensor name inside a safetensors file.") var tensor: String?
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let catalog = try path.open()
+            var request = TargetColumnRequest(target: name, file: URL(fileURLWithPath: file))
+            request.column = column
+            request.kind = kind
+            request.checkpoint = checkpoint
+            request.projection = try projection.map(ProjectionIdentity.init(parsing:))
+            request.subtasksFile = subtasks.map { URL(fileURLWithPath: $0) }
+            request.tensor = tensor
+            let report = try catalog.addTargetColumn(request)
+            if json { return try Terminal.printJSON(report) }
+            let what = report.kind == .gradient ? "\(report.column) checkpoint \(report.checkpoint)" : report.column
+            print("\(report.createdTarget ? "created target" : "target") '\(report.target)': added \(what), \(report.rows) x \(report.dim)"
+                + (report.subtasks > 1 ? ", \(report.subtasks) subtasks" : ""))
+        }
+    }
+}
+
+struct TargetListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List targets and their columns.")
+
+    @OptionGroup var path: CatalogPath
+    @Flag(help: "Print as JSON.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let targets = try path.open().listTargets()
+            if json { return try Terminal.printJSON(targets) }
+            if targets.isEmpty { return print("no targets") }
+            for target in targets {
+                print("\(target.name): \(target.rows) rows\(target.subtasks > 1 ? ", \(target.subtasks) subtasks" : "")")
+                var table = TextTable(["column", "kind", "ckpt", "dim", "dtype", "projection"], rightAligned: [2, 3])
+                for c in target.columns {
+                    table.add([c.name, c.kind, c.kind == "gradient" ? "\(c.checkpoint)" : "-", "\(c.dim)", c.dtype, c.projection ?? "-"])
+                }
+                print(table.render(indent: "  "))
+            }
+        }
+    }
+}

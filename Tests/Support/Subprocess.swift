@@ -1,0 +1,62 @@
+import Foundation
+
+/// The built `quadcat` executable, next to the test bundle in the build directory.
+public enum QuadcatBinary {
+    public static var url: URL {
+        let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [buildDirectory, buildDirectory.deletingLastPathComponent()] {
+            let binary = candidate.appendingPathComponent("quadcat")
+            if FileManager.default.isExecutableFile(atPath: binary.path) { return binary }
+        }
+        return buildDirectory.appendingPathComponent("quadcat")
+    }
+
+    /// The result of one run.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        /// True when the process was killed by a signal.
+        public var signaled: Bool
+    }
+
+    /// Runs `quadcat` with `arguments` and waits for it.
+    @discardableResult
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = try start(arguments, environment: environment)
+        return finish(process)
+    }
+
+    /// Starts `quadcat` without waiting (for the crash tests).
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return RunningProcess(process: process, stdout: out, stderr: err)
+    }
+
+    public static func finish(_ running: RunningProcess) -> Result {
+        // Drain the pipes before waiting, so a chatty child cannot block on a full pipe.
+        let stdout = running.stdout.fileHandleForReading.readDataToEndOfFile()
+        let stderr = running.stderr.fileHandleForReading.readDataToEndOfFile()
+        running.process.waitUntilExit()
+        return Result(
+            status: running.process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self),
+            signaled: running.process.terminationReason == .uncaughtSignal)
+    }
+}
+
+/// A started `quadcat` process.
+public struct RunningProcess: @unchecked Sendable {
+    public let process: Process
+    let stdout: Pipe
+    let stderr: Pipe
+
+    public func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
+}
