@@ -4,18 +4,29 @@ import Foundation
 import Ingest
 import Selectors
 
-/// A temporary directory removed when the value is released.
+/// A temporary directory, removed when the test process exits.
+///
+/// Removal waits for exit rather than for the value's release because optimised builds may release a
+/// value right after its last use, while a catalog inside the directory is still in use.
 public final class TemporaryDirectory: @unchecked Sendable {
     public let url: URL
 
     public init(_ label: String = "quadcat-test") {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+        url = Self.root.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
-
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    /// One directory per test process, removed at exit.
+    private static let root: URL = {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("quadcat-tests-\(getpid())")
+        try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TemporaryDirectory.rootPath) }
+        return root
+    }()
+
+    private static var rootPath: URL { FileManager.default.temporaryDirectory.appendingPathComponent("quadcat-tests-\(getpid())") }
 }
 
 /// Deterministic fixture files.
