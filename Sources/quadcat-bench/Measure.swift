@@ -1,0 +1,35 @@
+import CKernels
+import Foundation
+
+/// Timing helpers: best of several runs, wall clock.
+enum Measure {
+    /// Runs `body` `repeats` times and returns the fastest wall time in seconds.
+    static func best(_ repeats: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+
+    static func once(_ body: () throws -> Void) rethrows -> Double { try best(1, body) }
+
+    /// Memory-read bandwidth in GB/s: a SIMD sum over a buffer far larger than the caches, on
+    /// `threads` threads each summing its own part.
+    static func memoryReadBandwidth(threads: Int, bytes: Int = 1 << 30) -> Double {
+        let count = bytes / 4
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 1)
+        nonisolated(unsafe) let base = UnsafeBufferPointer(buffer)
+        let seconds = best(5) {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let part = count / threads
+                _ = qc_sum_f32(base.baseAddress! + t * part, part)
+            }
+        }
+        return Double(bytes) / seconds / 1e9
+    }
+}

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the system libraries quadcat links against, when they are missing (Debian/Ubuntu):
+#   liblz4-dev       LZ4 block compression of chunks
+#   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
+#   libsqlite3-dev   SQLite, through GRDB
+set -eu
+missing=""
+for package in liblz4-dev libopenblas-dev libsqlite3-dev; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
