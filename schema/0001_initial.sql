@@ -6,7 +6,7 @@
 -- a target's gradients, a row mask, a subset's member list).
 CREATE TABLE array (
     id            INTEGER PRIMARY KEY,
-    dtype         TEXT    NOT NULL CHECK (dtype IN ('f32', 'f16', 'bf16', 'i8', 'records', 'members', 'bitmap')),
+    dtype         TEXT    NOT NULL CHECK (dtype IN ('f32', 'f16', 'bf16', 'i8', 'i4', 'records', 'members', 'bitmap')),
     dim           INTEGER NOT NULL CHECK (dim >= 1),
     row_count     INTEGER NOT NULL CHECK (row_count >= 0),
     content_hash  TEXT    NOT NULL           -- sha256 over dtype, shape and the chunks' raw checksums

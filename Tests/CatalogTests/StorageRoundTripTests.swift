@@ -46,10 +46,11 @@ struct StorageRoundTripTests {
             qc_f32_to_bf16(values, &bits, values.count)
             qc_bf16_to_f32(bits, &expected, values.count)
             #expect(back.values == expected)
-        case .int8:
+        case .int8, .int4:
+            let levels: Float = precision == .int8 ? 127 : 7
             for r in 0..<rows {
                 let maxAbs = (0..<dim).map { abs(values[r * dim + $0]) }.max()!
-                let step = maxAbs / 127
+                let step = maxAbs / levels
                 let worst = (0..<dim).map { abs(back.values[r * dim + $0] - values[r * dim + $0]) }.max()!
                 #expect(worst <= step * 0.5001, "row \(r)")
             }
@@ -63,6 +64,7 @@ struct StorageRoundTripTests {
         case .asGiven, .f32: 4
         case .f16, .bf16: 2
         case .int8: 1 + 4.0 / Double(dim)
+        case .int4: 0.5 + 4.0 / Double(dim)
         }
         // Gaussian values do not compress: whatever the codec, storage stays close to the raw size.
         #expect(Double(storedBytes.storedBytes) <= rawPerElement * Double(rows * dim) * 1.02)

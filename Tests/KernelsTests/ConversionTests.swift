@@ -79,6 +79,28 @@ struct ConversionTests {
         }
     }
 
+    @Test(arguments: [1, 2, 15, 16, 17, 33, 64, 101])
+    func int4QuantisationIsWithinHalfAStepAndBothPathsAgree(dim: Int) {
+        var generator = SeededGenerator(seed: UInt64(dim))
+        let rows = 9
+        var source = (0..<rows * dim).map { _ in Float.random(in: -2...2, using: &generator) }
+        for j in 0..<dim { source[2 * dim + j] = 0 }
+        let rowBytes = (dim + 1) / 2
+        var codes = [UInt8](repeating: 0, count: rows * rowBytes)
+        var scales = [Float](repeating: 0, count: rows)
+        qc_quantize_rows_i4(source, rows, dim, &codes, &scales)
+        var simd = [Float](repeating: 0, count: rows * dim)
+        var portable = [Float](repeating: 0, count: rows * dim)
+        withPath(0) { qc_dequantize_rows_i4(codes, scales, rows, dim, &simd) }
+        withPath(1) { qc_dequantize_rows_i4(codes, scales, rows, dim, &portable) }
+        #expect(simd == portable)
+        for r in 0..<rows {
+            let maxAbs = (0..<dim).map { abs(source[r * dim + $0]) }.max()!
+            #expect(scales[r] == maxAbs / 7)
+            for j in 0..<dim { #expect(abs(simd[r * dim + j] - source[r * dim + j]) <= scales[r] * 0.5001) }
+        }
+    }
+
     @Test(arguments: paths)
     func firstNonFiniteFindsTheFirstBadElement(portable: Int32) {
         for badIndex in [0, 7, 8, 15, 16, 100, 999] {

@@ -35,6 +35,13 @@ void qc_quantize_rows_i8(const float *src, size_t rows, size_t dim, int8_t *dst,
 /// Inverse of `qc_quantize_rows_i8`: dst = q * scale[r].
 void qc_dequantize_rows_i8(const int8_t *src, const float *scales, size_t rows, size_t dim, float *dst);
 
+/// Symmetric per-row int4 quantisation: scale[r] = max|x| / 7, q = round(x / scale) in [-7, 7], packed two
+/// per byte (element 2j in the low nibble, 2j+1 in the high nibble, two's complement); a row takes
+/// (dim + 1) / 2 bytes.
+void qc_quantize_rows_i4(const float *src, size_t rows, size_t dim, uint8_t *dst, float *scales);
+/// Inverse of `qc_quantize_rows_i4`.
+void qc_dequantize_rows_i4(const uint8_t *src, const float *scales, size_t rows, size_t dim, float *dst);
+
 // MARK: - Validation
 
 /// Index of the first element that is NaN or +-inf, or -1 when all are finite.

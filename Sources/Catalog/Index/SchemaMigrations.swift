@@ -1,4 +1,4 @@
-// Generated from schema/*.sql; `SchemaFilesTests` checks that the two agree. Edit the .sql file and
+// Generated from schema/*.sql; `SchemaTests` checks that the two agree. Edit the .sql file and
 // copy it here verbatim when the schema changes (new changes go into a new numbered file).
 
 /// The catalog's SQL migrations, applied in order and recorded by GRDB's migrator.
@@ -16,7 +16,7 @@ enum SchemaMigrations {
 -- a target's gradients, a row mask, a subset's member list).
 CREATE TABLE array (
     id            INTEGER PRIMARY KEY,
-    dtype         TEXT    NOT NULL CHECK (dtype IN ('f32', 'f16', 'bf16', 'i8', 'records', 'members', 'bitmap')),
+    dtype         TEXT    NOT NULL CHECK (dtype IN ('f32', 'f16', 'bf16', 'i8', 'i4', 'records', 'members', 'bitmap')),
     dim           INTEGER NOT NULL CHECK (dim >= 1),
     row_count     INTEGER NOT NULL CHECK (row_count >= 0),
     content_hash  TEXT    NOT NULL           -- sha256 over dtype, shape and the chunks' raw checksums

@@ -16,6 +16,8 @@ public enum StoragePrecision: String, Codable, Sendable, CaseIterable {
     case f32, f16, bf16
     /// int8 with one float32 scale per row (about 4x smaller than f32; QLESS reports LESS quality holds).
     case int8
+    /// int4 with one float32 scale per row (about 8x smaller than f32; QLESS reports LESS quality holds at 4 bits).
+    case int4
 
     func storedDType(for source: ElementType) -> StoredDType {
         switch self {
@@ -29,6 +31,7 @@ public enum StoragePrecision: String, Codable, Sendable, CaseIterable {
         case .f16: .float16
         case .bf16: .bfloat16
         case .int8: .int8
+        case .int4: .int4
         }
     }
 }

@@ -110,6 +110,11 @@ final class VectorArrayWriter {
                 let scales = buffer.baseAddress!.assumingMemoryBound(to: Float.self) + bufferedRows
                 let codes = (buffer.baseAddress! + rowsPerChunk * 4 + bufferedRows * dim).assumingMemoryBound(to: Int8.self)
                 qc_quantize_rows_i8(source, take, dim, codes, scales)
+            case .int4:
+                let scales = buffer.baseAddress!.assumingMemoryBound(to: Float.self) + bufferedRows
+                let rowBytes = (dim + 1) / 2
+                let codes = (buffer.baseAddress! + rowsPerChunk * 4 + bufferedRows * rowBytes).assumingMemoryBound(to: UInt8.self)
+                qc_quantize_rows_i4(source, take, dim, codes, scales)
             default:
                 preconditionFailure()
             }
@@ -121,7 +126,7 @@ final class VectorArrayWriter {
 
     /// Appends rows given verbatim in the stored precision (f32/f16/bf16 only).
     func append(storedBytes bytes: UnsafeRawBufferPointer, count: Int) throws {
-        precondition(dtype != .int8 && bytes.count == dtype.vectorPayloadBytes(rows: count, dim: dim))
+        precondition(dtype != .int8 && dtype != .int4 && bytes.count == dtype.vectorPayloadBytes(rows: count, dim: dim))
         let rowBytes = dtype.vectorPayloadBytes(rows: 1, dim: dim)
         var done = 0
         while done < count {
@@ -135,10 +140,11 @@ final class VectorArrayWriter {
 
     private func flush() throws {
         guard bufferedRows > 0 else { return }
-        if dtype == .int8 && bufferedRows < rowsPerChunk {
+        if (dtype == .int8 || dtype == .int4) && bufferedRows < rowsPerChunk {
             // Close the gap between the scales and the codes of a short final chunk.
             let codes = buffer.baseAddress! + rowsPerChunk * 4
-            (buffer.baseAddress! + bufferedRows * 4).copyMemory(from: codes, byteCount: bufferedRows * dim)
+            let codeBytes = dtype.vectorPayloadBytes(rows: bufferedRows, dim: dim) - bufferedRows * 4
+            (buffer.baseAddress! + bufferedRows * 4).copyMemory(from: codes, byteCount: codeBytes)
         }
         let length = dtype.vectorPayloadBytes(rows: bufferedRows, dim: dim)
         try sink.write(rows: bufferedRows, raw: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))

@@ -5,6 +5,9 @@ public enum StoredDType: String, Sendable, Codable, CaseIterable {
     case bfloat16 = "bf16"
     /// int8 codes with one float32 scale per row; payload: rows x f32 scales, then rows x dim codes.
     case int8 = "i8"
+    /// int4 codes packed two per byte with one float32 scale per row; payload: rows x f32 scales,
+    /// then rows x ceil(dim / 2) bytes.
+    case int4 = "i4"
     /// UTF-8 records; payload: (rows + 1) little-endian u64 offsets, then the bytes.
     case records
     /// Subset members; payload: rows x (i64 row, f64 score, f64 weight).
@@ -21,6 +24,7 @@ public enum StoredDType: String, Sendable, Codable, CaseIterable {
         case .records: 5
         case .members: 6
         case .bitmap: 7
+        case .int4: 8
         }
     }
 
@@ -34,13 +38,13 @@ public enum StoredDType: String, Sendable, Codable, CaseIterable {
         switch self {
         case .float32: 4
         case .float16, .bfloat16: 2
-        case .int8, .records, .bitmap: 1
+        case .int8, .int4, .records, .bitmap: 1
         case .members: 8
         }
     }
 
     /// True for the dtypes that hold vectors readable as Float32.
-    public var isVector: Bool { [.float32, .float16, .bfloat16, .int8].contains(self) }
+    public var isVector: Bool { [.float32, .float16, .bfloat16, .int8, .int4].contains(self) }
 
     /// Raw payload bytes for `rows` vectors of `dim` elements (vector dtypes only).
     func vectorPayloadBytes(rows: Int, dim: Int) -> Int {
@@ -48,6 +52,7 @@ public enum StoredDType: String, Sendable, Codable, CaseIterable {
         case .float32: rows * dim * 4
         case .float16, .bfloat16: rows * dim * 2
         case .int8: rows * 4 + rows * dim
+        case .int4: rows * 4 + rows * ((dim + 1) / 2)
         default: preconditionFailure("\(rawValue) is not a vector dtype")
         }
     }

@@ -130,6 +130,11 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
             let scales = raw.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound
             let codes = (raw.baseAddress! + chunkRows * 4 + rows.lowerBound * dim).assumingMemoryBound(to: Int8.self)
             qc_dequantize_rows_i8(codes, scales, rows.count, dim, out.baseAddress!)
+        case .int4:
+            let scales = raw.baseAddress!.assumingMemoryBound(to: Float.self) + rows.lowerBound
+            let rowBytes = (dim + 1) / 2
+            let codes = (raw.baseAddress! + chunkRows * 4 + rows.lowerBound * rowBytes).assumingMemoryBound(to: UInt8.self)
+            qc_dequantize_rows_i4(codes, scales, rows.count, dim, out.baseAddress!)
         default:
             preconditionFailure("\(dtype) is not a vector dtype")
         }
