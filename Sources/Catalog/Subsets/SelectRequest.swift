@@ -1,0 +1,77 @@
+import Foundation
+import Selectors
+
+/// The selectors quadcat runs as queries.
+public enum SelectorKind: String, CaseIterable, Codable, Sendable {
+    case less, gtp, spice, quad, random
+
+    /// Whether the selector needs a target.
+    public var needsTarget: Bool { self == .less || self == .gtp || self == .quad }
+}
+
+/// A budget as the user wrote it: a row count ("600") or a share of the corpus ("5%").
+public struct Budget: Sendable, Equatable, CustomStringConvertible {
+    public enum Amount: Sendable, Equatable {
+        case rows(Int)
+        case percent(Double)
+    }
+
+    public var amount: Amount
+
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%"), let value = Double(trimmed.dropLast()), value > 0, value <= 100 {
+            amount = .percent(value)
+        } else if let value = Int(trimmed), value > 0 {
+            amount = .rows(value)
+        } else {
+            throw CatalogError(.invalidRequest, "budget '\(text)' is neither a positive row count nor a percentage in (0, 100]", remedy: "for example --budget 600 or --budget 5%")
+        }
+    }
+
+    public init(rows: Int) { amount = .rows(rows) }
+
+    /// The number of rows for a corpus of `rowCount` rows: a percentage rounds down, as LESS's
+    /// `int(percentage * total)` does, but never below one row.
+    public func rows(of rowCount: Int) -> Int {
+        switch amount {
+        case .rows(let n): min(n, rowCount)
+        case .percent(let p): max(1, min(rowCount, Int((p / 100 * Double(rowCount)).rounded(.down))))
+        }
+    }
+
+    public var description: String {
+        switch amount {
+        case .rows(let n): "\(n)"
+        case .percent(let p): p == p.rounded() ? "\(Int(p))%" : "\(p)%"
+        }
+    }
+}
+
+/// `select`: run a selector over stored columns and keep the result as a new subset version.
+public struct SelectRequest: Sendable {
+    public var corpus: String
+    /// The target (validation set); required by LESS, GTP and Quad.
+    public var target: String?
+    public var selector: SelectorKind
+    public var budget: Budget
+    /// The subset name; an existing name gets a new version.
+    public var name: String
+    /// `--param key=value` overrides, checked by the selector.
+    public var parameters: [String: String] = [:]
+    public var seed: UInt64 = 0
+    /// The gradient column (pool and target use the same name).
+    public var gradientColumn = "grad"
+    /// The embedding column Quad clusters.
+    public var embeddingColumn = "emb"
+    /// Checkpoints to use: LESS and GTP default to all the pool has; SPICE and Quad to the last.
+    public var checkpoints: [Int]?
+
+    public init(corpus: String, target: String?, selector: SelectorKind, budget: Budget, name: String) {
+        self.corpus = corpus
+        self.target = target
+        self.selector = selector
+        self.budget = budget
+        self.name = name
+    }
+}

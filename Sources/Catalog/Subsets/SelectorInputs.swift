@@ -1,0 +1,97 @@
+import Foundation
+import GRDB
+import Selectors
+
+/// One stored column a selection read, for lineage.
+public struct SubsetInput: Codable, Sendable, Equatable {
+    /// "pool gradient", "target gradient", "embedding".
+    public var role: String
+    public var column: String
+    public var checkpoint: Int
+    public var contentHash: String
+}
+
+/// The columns a selector needs, resolved and checked, ready to stream.
+struct SelectorInputs {
+    var rowCount: Int
+    var checkpoints: [CheckpointGradients] = []
+    var targetSubtasks: [Int]?
+    var embeddings: StoredVectors?
+    var lineage: [SubsetInput] = []
+    var targetID: Int64?
+
+    /// Resolves the inputs of `request.selector` (DESIGN §4: LESS and GTP read every checkpoint, SPICE
+    /// and Quad one, the last unless told otherwise).
+    static func resolve(_ request: SelectRequest, catalog: Catalog, _ db: Database) throws -> SelectorInputs {
+        let corpus = try CorpusRow.named(request.corpus, db)
+        var inputs = SelectorInputs(rowCount: corpus.rowCount)
+        if request.selector == .random { return inputs }
+
+        let family = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id! && Column("name") == request.gradientColumn && Column("kind") == ColumnKind.gradient.rawValue)
+            .order(Column("checkpoint")).fetchAll(db)
+        guard !family.isEmpty else {
+            throw CatalogError(.notFound, "corpus '\(corpus.name)' has no gradient column '\(request.gradientColumn)'", remedy: "attach one with `quadcat attach CATALOG --corpus \(corpus.name) --column \(request.gradientColumn) --checkpoint 1 --lr RATE FILE.npy`, or name another with --gradient-column")
+        }
+        let available = family.map(\.checkpoint)
+        let wanted: [Int]
+        switch request.selector {
+        case .less, .gtp: wanted = request.checkpoints ?? available
+        default:
+            guard (request.checkpoints?.count ?? 1) == 1 else {
+                throw CatalogError(.invalidRequest, "\(request.selector.rawValue) reads one gradient checkpoint; give a single --checkpoint")
+            }
+            wanted = [request.checkpoints?.first ?? available.last!]
+        }
+        let target: TargetRow? = request.selector.needsTarget ? try request.target.map { try TargetRow.named($0, db) } : nil
+        if request.selector.needsTarget && target == nil {
+            throw CatalogError(.invalidRequest, "\(request.selector.rawValue) selects for a target", remedy: "pass --target NAME (see `quadcat target list`)")
+        }
+        inputs.targetID = target?.id
+
+        for checkpoint in wanted {
+            guard let column = family.first(where: { $0.checkpoint == checkpoint }) else {
+                throw CatalogError(.notFound, "corpus '\(corpus.name)' has no checkpoint \(checkpoint) of column '\(request.gradientColumn)' (it has \(available.map(String.init).joined(separator: ", ")))")
+            }
+            let pool = try catalog.vectors(of: column, db)
+            inputs.lineage.append(SubsetInput(role: "pool gradient", column: column.name, checkpoint: checkpoint, contentHash: try catalog.describe(column, db).contentHash))
+            guard let target else {
+                inputs.checkpoints.append(CheckpointGradients(checkpoint: checkpoint, learningRate: column.learningRate ?? 1, pool: pool, target: Matrix(rows: 0, columns: column.dim)))
+                continue
+            }
+            guard let targetColumn = try TargetColumnRow.filter(Column("target_id") == target.id! && Column("name") == request.gradientColumn && Column("checkpoint") == checkpoint).fetchOne(db) else {
+                throw CatalogError(.notFound, "target '\(target.name)' has no gradient column '\(request.gradientColumn)' checkpoint \(checkpoint), which the pool has", remedy: "add it with `quadcat target add CATALOG \(target.name) FILE.npy --checkpoint \(checkpoint)`, or choose checkpoints with --checkpoints")
+            }
+            guard targetColumn.dim == column.dim else {
+                throw CatalogError(.invalidRequest, "checkpoint \(checkpoint): pool gradients have dimension \(column.dim), target gradients \(targetColumn.dim)")
+            }
+            if let a = column.projection, let b = targetColumn.projection, a != b {
+                throw CatalogError(.invalidRequest, "checkpoint \(checkpoint): pool gradients were projected with \(a), the target's with \(b); gradients from different projections cannot be compared", remedy: "recompute the target's gradients with the pool's projection")
+            }
+            let targetArray = try ArrayIndex.load(targetColumn.arrayId, db)
+            let targetMatrix = try StoredVectors(array: targetArray, cache: catalog.segments, usableRows: nil).materialize()
+            inputs.lineage.append(SubsetInput(role: "target gradient", column: targetColumn.name, checkpoint: checkpoint, contentHash: targetArray.contentHash))
+            if (request.selector == .less || request.selector == .gtp), column.learningRate == nil {
+                throw CatalogError(.invalidRequest, "column '\(column.name)' checkpoint \(checkpoint) has no learning rate", remedy: "LESS and GTP weight checkpoints by learning rate; re-attach with --lr")
+            }
+            inputs.checkpoints.append(CheckpointGradients(checkpoint: checkpoint, learningRate: column.learningRate ?? 1, pool: pool, target: targetMatrix))
+        }
+
+        if let target, request.selector == .less {
+            let labels = try String.fetchAll(db, sql: "SELECT subtask FROM target_row WHERE target_id = ? ORDER BY row", arguments: [target.id])
+            if !labels.isEmpty {
+                let names = Array(Set(labels)).sorted()
+                inputs.targetSubtasks = labels.map { names.firstIndex(of: $0)! }
+                inputs.lineage.append(SubsetInput(role: "target subtasks", column: "subtask", checkpoint: 0, contentHash: Hashing.sha256Hex(labels.joined(separator: "\n"))))
+            }
+        }
+
+        if request.selector == .quad {
+            guard let embedding = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id! && Column("name") == request.embeddingColumn).fetchOne(db) else {
+                throw CatalogError(.notFound, "corpus '\(corpus.name)' has no embedding column '\(request.embeddingColumn)'", remedy: "Quad clusters embeddings: attach them with `quadcat attach CATALOG --corpus \(corpus.name) --column \(request.embeddingColumn) FILE.npy`, or name another with --embedding-column")
+            }
+            inputs.embeddings = try catalog.vectors(of: embedding, db)
+            inputs.lineage.append(SubsetInput(role: "embedding", column: embedding.name, checkpoint: embedding.checkpoint, contentHash: try catalog.describe(embedding, db).contentHash))
+        }
+        return inputs
+    }
+}
