@@ -103,7 +103,7 @@ public enum SPICE {
         var members: [Member] = []
         var gains: [Double] = []
         var penalties: [Double] = []
-        var evaluations = 0, products = 0
+        var evaluations = 0, products = 0, abandoned = 0
         var stopReasons: [StopReason: Int] = [:]
 
         func record(_ result: GreedyResult, positions: [Int], objectiveBase: Double) {
@@ -115,6 +115,7 @@ public enum SPICE {
             diagnostics.objectiveTrace += result.objective.map { objectiveBase + $0 }
             evaluations += result.evaluations
             products += result.products
+            abandoned += result.abandoned
             stopReasons[result.stopReason, default: 0] += 1
         }
 
@@ -142,6 +143,7 @@ public enum SPICE {
         diagnostics.counters["nonFiniteRows"] = Double(rows.nonFiniteRows.count)
         diagnostics.counters["evaluations"] = Double(evaluations)
         diagnostics.counters["dotProducts"] = Double(products)
+        diagnostics.counters["abandonedRefreshes"] = Double(abandoned)
         diagnostics.counters["objective"] = diagnostics.objectiveTrace.last ?? 0
         if let first = gains.first { diagnostics.counters["firstGain"] = first }
         if let last = gains.last { diagnostics.counters["lastGain"] = last }

@@ -68,5 +68,42 @@ extension SPICE {
             }
             return SIMD4(s0, s1, s2, s3)
         }
+
+        /// y -= c0 b0 + c1 b1 + c2 b2 + c3 b3, subtracting the four terms in that order per element.
+        @inline(__always)
+        static func subtract4(
+            _ y: UnsafeMutablePointer<Float>, _ c: SIMD4<Float>,
+            _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+            _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, _ n: Int
+        ) {
+            let chunks = n & ~7
+            let c0 = SIMD8(repeating: c[0]), c1 = SIMD8(repeating: c[1])
+            let c2 = SIMD8(repeating: c[2]), c3 = SIMD8(repeating: c[3])
+            var j = 0
+            while j < chunks {
+                var v = load(y + j)
+                v -= c0 * load(b0 + j)
+                v -= c1 * load(b1 + j)
+                v -= c2 * load(b2 + j)
+                v -= c3 * load(b3 + j)
+                UnsafeMutableRawPointer(y + j).storeBytes(of: v, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < n {
+                var v = y[j]
+                v -= c[0] * b0[j]
+                v -= c[1] * b1[j]
+                v -= c[2] * b2[j]
+                v -= c[3] * b3[j]
+                y[j] = v
+                j += 1
+            }
+        }
+
+        /// y -= c b.
+        @inline(__always)
+        static func subtract(_ y: UnsafeMutablePointer<Float>, _ c: Float, _ b: UnsafePointer<Float>, _ n: Int) {
+            for j in 0..<n { y[j] -= c * b[j] }
+        }
     }
 }

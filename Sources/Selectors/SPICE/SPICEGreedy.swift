@@ -31,6 +31,8 @@ extension SPICE {
         var evaluations = 0
         /// Dot products of a candidate with a direction b or with the running sum.
         var products = 0
+        /// Lazy refreshes given up part-way because the candidate could no longer win the step.
+        var abandoned = 0
         var stopReason = StopReason.budget
     }
 
@@ -94,6 +96,7 @@ extension SPICE {
         var pickedCount = 0
         var evaluations = 0
         var products = 0
+        var abandoned = 0
 
         init(x: UnsafePointer<Float>, d: Int, positions: [Int], rows: Rows, capacity: Int, alpha: Double, rho: Double) {
             self.x = x
@@ -125,36 +128,87 @@ extension SPICE {
 
         var penalised: Bool { rho > 0 && pickedCount > 0 }
 
-        /// Brings q[c] up to date with every direction and returns (gain, penalty).
-        mutating func refresh(_ c: Int) -> (gain: Double, penalty: Double) {
-            let g = row(c)
-            var t = applied[c]
-            var value = q[c]
+        /// The outcome of refreshing one candidate.
+        struct Refreshed {
+            var gain: Double
+            var penalty: Double
+            /// False when the refresh was given up part-way (see ``refresh(_:rival:)``).
+            var complete: Bool
+        }
+
+        /// Brings q up to date with every direction for each candidate of `batch` (at most
+        /// `maxBatch`) and returns their gains and penalties.
+        ///
+        /// Directions are applied to each candidate in ascending order, one at a time into q, so the
+        /// final bits do not depend on the batch or on pauses. The batch shares the reads of B:
+        /// directions go by aligned blocks of four, and each block, once in cache, serves every
+        /// candidate that needs it. With a `rival` (the best exact pick of the step so far), a
+        /// candidate is given up at a 16-direction boundary as soon as its gain from the directions
+        /// applied so far cannot beat the rival: q only decreases, so that partial gain still bounds
+        /// its final total, and it goes back to the heap with q and `applied` where they got to.
+        mutating func refresh(_ batch: [Int], rival: Pick?) -> [Refreshed] {
             let n = directionCount, d = self.d
-            products += n - t
+            var value = batch.map { q[$0] }
+            var next = batch.map { applied[$0] }
+            var active = [Bool](repeating: true, count: batch.count)
+            let g = batch.map { row($0) }
             directions.withUnsafeBufferPointer { all in
                 let b = all.baseAddress!
-                while t + 4 <= n {
-                    let r = Dots.dot4(g, b + t * d, b + (t + 1) * d, b + (t + 2) * d, b + (t + 3) * d, d)
-                    for lane in 0..<4 {
-                        let p = Double(r[lane])
-                        value = max(0, value - p * p)
+                // Heads: single directions up to the first block boundary.
+                for i in batch.indices {
+                    let end = min(n, (next[i] + 3) & ~3)
+                    while next[i] < end {
+                        let p = Double(Dots.dot(g[i], b + next[i] * d, d))
+                        value[i] = max(0, value[i] - p * p)
+                        next[i] += 1
+                    }
+                }
+                var t = (next.min() ?? n) & ~3
+                while t + 4 <= n, batch.indices.contains(where: { active[$0] && next[$0] < n }) {
+                    let b0 = b + t * d, b1 = b0 + d, b2 = b1 + d, b3 = b2 + d
+                    for i in batch.indices where active[i] && next[i] == t {
+                        let r = Dots.dot4(g[i], b0, b1, b2, b3, d)
+                        for lane in 0..<4 {
+                            let p = Double(r[lane])
+                            value[i] = max(0, value[i] - p * p)
+                        }
+                        next[i] = t + 4
+                        if let rival, next[i] & 15 == 0,
+                            !before(log1p(alpha * value[i]), batch[i], rival.total, rival.position)
+                        {
+                            active[i] = false
+                        }
                     }
                     t += 4
                 }
-                while t < n {
-                    let p = Double(Dots.dot(g, b + t * d, d))
-                    value = max(0, value - p * p)
-                    t += 1
+                // Tails: the last directions after the final block boundary.
+                for i in batch.indices where active[i] {
+                    while next[i] < n {
+                        let p = Double(Dots.dot(g[i], b + next[i] * d, d))
+                        value[i] = max(0, value[i] - p * p)
+                        next[i] += 1
+                    }
                 }
             }
-            q[c] = value
-            applied[c] = n
-            evaluations += 1
-            guard penalised else { return (gain(c), 0) }
-            products += 1
-            let h = sumFloat.withUnsafeBufferPointer { Dots.dot(g, $0.baseAddress!, d) }
-            return (gain(c), penalty(c, h: h))
+            var out: [Refreshed] = []
+            out.reserveCapacity(batch.count)
+            for (i, c) in batch.enumerated() {
+                products += next[i] - applied[c]
+                q[c] = value[i]
+                applied[c] = next[i]
+                evaluations += 1
+                if !active[i] {
+                    abandoned += 1
+                    out.append(Refreshed(gain: gain(c), penalty: 0, complete: false))
+                } else if penalised {
+                    products += 1
+                    let h = sumFloat.withUnsafeBufferPointer { Dots.dot(g[i], $0.baseAddress!, d) }
+                    out.append(Refreshed(gain: gain(c), penalty: penalty(c, h: h), complete: true))
+                } else {
+                    out.append(Refreshed(gain: gain(c), penalty: 0, complete: true))
+                }
+            }
+            return out
         }
 
         /// Whether (total, candidate a) ranks before (other, candidate b).
@@ -188,6 +242,7 @@ extension SPICE {
             if result.picks.count == budget { result.stopReason = .budget }
             result.evaluations = evaluations
             result.products = products
+            result.abandoned = abandoned
             return result
         }
 
@@ -210,7 +265,7 @@ extension SPICE {
 
         /// Refreshes `candidates` and returns their gains and penalties. Four candidates at a time
         /// share the loads of the newest direction when each is exactly one direction behind (always,
-        /// in the plain greedy after the first step), with results bit-identical to ``refresh(_:)``.
+        /// in the plain greedy after the first step), with results bit-identical to ``refresh(_:rival:)``.
         mutating func refreshAll(_ candidates: [Int]) -> (gains: [Double], penalties: [Double]) {
             var gains = [Double](repeating: 0, count: candidates.count)
             var penalties = [Double](repeating: 0, count: candidates.count)
@@ -220,7 +275,8 @@ extension SPICE {
                 guard i + 4 <= candidates.count, n > 0,
                     candidates[i..<i + 4].allSatisfy({ applied[$0] == n - 1 })
                 else {
-                    (gains[i], penalties[i]) = refresh(candidates[i])
+                    let r = refresh([candidates[i]], rival: nil)[0]
+                    (gains[i], penalties[i]) = (r.gain, r.penalty)
                     i += 1
                     continue
                 }
@@ -250,18 +306,30 @@ extension SPICE {
             return (gains, penalties)
         }
 
-        /// The lazy step (see ``Greedy``).
+        /// The lazy step (see ``Greedy``). Candidates are popped and refreshed in batches that grow
+        /// (1, 1, 2, 4, 8, 8, ...) while the step keeps needing more of them, so that a step decided
+        /// by one refresh costs one, and a step that needs hundreds shares its reads of B.
         mutating func chooseLazily(_ heap: inout LazyHeap) -> Pick? {
             var best: Pick? = nil
             var popped: [(gain: Double, candidate: Int)] = []
-            while let top = heap.top {
-                if let best, !before(top.key, top.candidate, best.total, best.position) { break }
-                heap.pop()
-                let r = refresh(top.candidate)
-                popped.append((r.gain, top.candidate))
-                let total = r.gain - r.penalty
-                if best == nil || before(total, top.candidate, best!.total, best!.position) {
-                    best = Pick(position: top.candidate, total: total, gain: r.gain, penalty: r.penalty)
+            var batch: [Int] = []
+            while true {
+                batch.removeAll(keepingCapacity: true)
+                let size = min(State.maxBatch, max(1, popped.count))
+                while batch.count < size, let top = heap.top {
+                    if let best, !before(top.key, top.candidate, best.total, best.position) { break }
+                    heap.pop()
+                    batch.append(top.candidate)
+                }
+                if batch.isEmpty { break }
+                let results = refresh(batch, rival: best)
+                for (c, r) in zip(batch, results) {
+                    popped.append((r.gain, c))
+                    guard r.complete else { continue }
+                    let total = r.gain - r.penalty
+                    if best == nil || before(total, c, best!.total, best!.position) {
+                        best = Pick(position: c, total: total, gain: r.gain, penalty: r.penalty)
+                    }
                 }
             }
             for entry in popped where entry.candidate != best?.position {
@@ -270,23 +338,42 @@ extension SPICE {
             return best
         }
 
+        /// The most candidates refreshed together (their rows, 4 KiB each at d = 1024, stay in L1/L2).
+        static let maxBatch = 8
+        /// Directions per block when computing a new direction (64 x 4 KiB at d = 1024, in L2).
+        static let commitBlock = 64
+
         /// Adds candidate c to S: appends its direction b and adds g_c to the running sum.
         mutating func commit(_ c: Int) {
             let g = row(c)
             let qc = q[c]
             let n = directionCount, d = self.d
             if qc > 0 {
-                // u = g - B^T (B g) for the n directions so far, then b = sqrt(alpha / (1 + alpha q)) u.
-                var coefficients = [Float](repeating: 0, count: max(n, 1))
+                // u = g - B (B^T g) over the n directions so far (rows of `directions`), a block of
+                // directions at a time so that each block is read from memory once for both
+                // products; then b = sqrt(alpha / (1 + alpha q)) u. Own kernels rather than BLAS,
+                // whose rounding varies with its thread count, so that a recipe gives the same
+                // subset on any machine.
                 directions.withUnsafeMutableBufferPointer { all in
                     let b = all.baseAddress!
                     let u = b + n * d
                     u.update(from: g, count: d)
-                    if n > 0 {
-                        coefficients.withUnsafeMutableBufferPointer { cb in
-                            BLAS.gemv(rows: n, columns: d, a: b, lda: d, x: g, y: cb.baseAddress!)
-                            BLAS.gemv(transpose: true, rows: n, columns: d, alpha: -1, a: b, lda: d, x: cb.baseAddress!, beta: 1, y: u)
+                    var block = 0
+                    while block < n {
+                        let end = min(n, block + State.commitBlock)
+                        var t = block
+                        while t + 4 <= end {
+                            let b0 = UnsafePointer(b + t * d), b1 = b0 + d, b2 = b1 + d, b3 = b2 + d
+                            let c = Dots.dot4(g, b0, b1, b2, b3, d)
+                            Dots.subtract4(u, c, b0, b1, b2, b3, d)
+                            t += 4
                         }
+                        while t < end {
+                            let bt = UnsafePointer(b + t * d)
+                            Dots.subtract(u, Dots.dot(g, bt, d), bt, d)
+                            t += 1
+                        }
+                        block = end
                     }
                     let scale = Float((alpha / (1 + alpha * qc)).squareRoot())
                     for j in 0..<d { u[j] *= scale }
