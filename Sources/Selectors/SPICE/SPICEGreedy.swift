@@ -1,0 +1,447 @@
+import Foundation
+
+extension SPICE {
+    /// Why a greedy run ended.
+    enum StopReason: String {
+        /// The budget was reached.
+        case budget
+        /// The best gain fell to `halfLife` times the first gain.
+        case halfLife = "halflife"
+        /// No candidate was left.
+        case exhausted
+    }
+
+    /// One pick: the candidate (a position in the run's candidate list) and its value when picked.
+    struct Pick {
+        var position: Int
+        /// gain - penalty, the criterion the pick maximised.
+        var total: Double
+        /// log(1 + alpha q), the exact increase of F.
+        var gain: Double
+        /// rho * max(0, -cos(g, sum of the picked rows)).
+        var penalty: Double
+    }
+
+    /// What a greedy run produced.
+    struct GreedyResult {
+        var picks: [Pick] = []
+        /// F(S) after each pick.
+        var objective: [Double] = []
+        /// Candidate refreshes (exact re-evaluations of gain and penalty).
+        var evaluations = 0
+        /// Dot products of a candidate with a direction b or with the running sum.
+        var products = 0
+        /// Lazy refreshes given up part-way because the candidate could no longer win the step.
+        var abandoned = 0
+        var stopReason = StopReason.budget
+    }
+
+    /// The greedy maximisation of gain(i|S) - rho * max(0, -cos(g_i, sum_S g)) over a list of rows.
+    ///
+    /// M_S^{-1} = I - B B^T is kept through its directions b (rows of `directions`), and every
+    /// candidate carries q_i = g_i^T M_S^{-1} g_i as of the first `applied[i]` directions:
+    ///
+    /// - Sherman-Morrison: (M + alpha g g^T)^{-1} = M^{-1} - alpha M^{-1} g g^T M^{-1} / (1 + alpha g^T M^{-1} g).
+    ///   With u = M^{-1} g = g - B (B^T g) and q = g^T u, the subtracted term is b b^T with
+    ///   b = sqrt(alpha) u / sqrt(1 + alpha q). So picking j appends b_j to B, and every other
+    ///   q_i drops by (g_i . b_j)^2.
+    /// - Matrix determinant lemma: det(M + alpha g g^T) = det(M) (1 + alpha g^T M^{-1} g). Starting
+    ///   from log det I = 0, F(S) = log det M_S is therefore exactly the sum over the picks of
+    ///   log(1 + alpha q_j), with q_j taken when j was picked: the objective trace is that running sum.
+    ///
+    /// Lazy evaluation: q_i only decreases as directions are added (each step subtracts a square),
+    /// so log(1 + alpha q_i) from an earlier refresh bounds the current gain from above, and the
+    /// penalty is >= 0, so it bounds the current total too. Candidates sit in a max-heap keyed by
+    /// that stale gain; a step pops and refreshes candidates until the next key cannot beat the
+    /// best exact total seen (ties to the lower row), picks that best, and pushes the others back
+    /// with their refreshed gains. Refreshes use ``Dots`` so that a refresh over several new
+    /// directions gives the same bits as refreshing once per step: lazy and plain greedy then pick
+    /// identical sequences.
+    struct Greedy {
+        let alpha: Double
+        let rho: Double
+        let halfLife: Double?
+        let lazy: Bool
+
+        /// Runs the greedy over `positions` (indices into `rows`), picking at most `budget`.
+        func run(rows: Rows, positions: [Int], budget: Int) -> GreedyResult {
+            rows.values.withUnsafeBufferPointer { x in
+                var state = State(
+                    x: x.baseAddress!, d: rows.dimension, positions: positions, rows: rows,
+                    capacity: min(budget, positions.count), alpha: alpha, rho: rho)
+                return state.run(budget: budget, halfLife: halfLife, lazy: lazy)
+            }
+        }
+    }
+
+    /// The mutable state of one greedy run. Candidates are numbered by their place in `positions`.
+    private struct State {
+        let x: UnsafePointer<Float>
+        let d: Int
+        let alpha: Double
+        let rho: Double
+        /// Compact row index of each candidate.
+        let rowIndex: [Int]
+        /// Source row number of each candidate (ties go to the lower one).
+        let rowId: [Int]
+        let norm: [Double]
+        var q: [Double]
+        var applied: [Int]
+        /// Directions b, one per row, `directionCount` of them.
+        var directions: [Float]
+        var directionCount = 0
+        var sum: [Double]
+        var sumFloat: [Float]
+        var sumNorm = 0.0
+        var pickedCount = 0
+        var evaluations = 0
+        var products = 0
+        var abandoned = 0
+
+        init(x: UnsafePointer<Float>, d: Int, positions: [Int], rows: Rows, capacity: Int, alpha: Double, rho: Double) {
+            self.x = x
+            self.d = d
+            self.alpha = alpha
+            self.rho = rho
+            rowIndex = positions
+            rowId = positions.map { rows.rowIds[$0] }
+            q = positions.map { rows.squaredNorms[$0] }
+            norm = q.map { $0.squareRoot() }
+            applied = [Int](repeating: 0, count: positions.count)
+            directions = [Float](repeating: 0, count: max(capacity, 0) * d)
+            sum = [Double](repeating: 0, count: d)
+            sumFloat = [Float](repeating: 0, count: d)
+        }
+
+        @inline(__always)
+        func row(_ c: Int) -> UnsafePointer<Float> { x + rowIndex[c] * d }
+
+        @inline(__always)
+        func gain(_ c: Int) -> Double { log1p(alpha * q[c]) }
+
+        /// rho * max(0, -cos(g_c, sum)) from h = g_c . sum; zero before the first pick.
+        @inline(__always)
+        func penalty(_ c: Int, h: Float) -> Double {
+            guard norm[c] > 0, sumNorm > 0 else { return 0 }
+            return rho * max(0, -Double(h) / (norm[c] * sumNorm))
+        }
+
+        var penalised: Bool { rho > 0 && pickedCount > 0 }
+
+        /// The outcome of refreshing one candidate.
+        struct Refreshed {
+            var gain: Double
+            var penalty: Double
+            /// False when the refresh was given up part-way (see ``refresh(_:rival:)``).
+            var complete: Bool
+        }
+
+        /// Brings q up to date with every direction for each candidate of `batch` (at most
+        /// `maxBatch`) and returns their gains and penalties.
+        ///
+        /// Directions are applied to each candidate in ascending order, one at a time into q, so the
+        /// final bits do not depend on the batch or on pauses. The batch shares the reads of B:
+        /// directions go by aligned blocks of four, and each block, once in cache, serves every
+        /// candidate that needs it. With a `rival` (the best exact pick of the step so far), a
+        /// candidate is given up at a 16-direction boundary as soon as its gain from the directions
+        /// applied so far cannot beat the rival: q only decreases, so that partial gain still bounds
+        /// its final total, and it goes back to the heap with q and `applied` where they got to.
+        mutating func refresh(_ batch: [Int], rival: Pick?) -> [Refreshed] {
+            let n = directionCount, d = self.d
+            var value = batch.map { q[$0] }
+            var next = batch.map { applied[$0] }
+            var active = [Bool](repeating: true, count: batch.count)
+            let g = batch.map { row($0) }
+            directions.withUnsafeBufferPointer { all in
+                let b = all.baseAddress!
+                // Heads: single directions up to the first block boundary.
+                for i in batch.indices {
+                    let end = min(n, (next[i] + 3) & ~3)
+                    while next[i] < end {
+                        let p = Double(Dots.dot(g[i], b + next[i] * d, d))
+                        value[i] = max(0, value[i] - p * p)
+                        next[i] += 1
+                    }
+                }
+                var t = (next.min() ?? n) & ~3
+                while t + 4 <= n, batch.indices.contains(where: { active[$0] && next[$0] < n }) {
+                    let b0 = b + t * d, b1 = b0 + d, b2 = b1 + d, b3 = b2 + d
+                    for i in batch.indices where active[i] && next[i] == t {
+                        let r = Dots.dot4(g[i], b0, b1, b2, b3, d)
+                        for lane in 0..<4 {
+                            let p = Double(r[lane])
+                            value[i] = max(0, value[i] - p * p)
+                        }
+                        next[i] = t + 4
+                        if let rival, next[i] & 15 == 0,
+                            !before(log1p(alpha * value[i]), batch[i], rival.total, rival.position)
+                        {
+                            active[i] = false
+                        }
+                    }
+                    t += 4
+                }
+                // Tails: the last directions after the final block boundary.
+                for i in batch.indices where active[i] {
+                    while next[i] < n {
+                        let p = Double(Dots.dot(g[i], b + next[i] * d, d))
+                        value[i] = max(0, value[i] - p * p)
+                        next[i] += 1
+                    }
+                }
+            }
+            var out: [Refreshed] = []
+            out.reserveCapacity(batch.count)
+            for (i, c) in batch.enumerated() {
+                products += next[i] - applied[c]
+                q[c] = value[i]
+                applied[c] = next[i]
+                evaluations += 1
+                if !active[i] {
+                    abandoned += 1
+                    out.append(Refreshed(gain: gain(c), penalty: 0, complete: false))
+                } else if penalised {
+                    products += 1
+                    let h = sumFloat.withUnsafeBufferPointer { Dots.dot(g[i], $0.baseAddress!, d) }
+                    out.append(Refreshed(gain: gain(c), penalty: penalty(c, h: h), complete: true))
+                } else {
+                    out.append(Refreshed(gain: gain(c), penalty: 0, complete: true))
+                }
+            }
+            return out
+        }
+
+        /// Whether (total, candidate a) ranks before (other, candidate b).
+        @inline(__always)
+        func before(_ total: Double, _ a: Int, _ other: Double, _ b: Int) -> Bool {
+            total > other || (total == other && rowId[a] < rowId[b])
+        }
+
+        mutating func run(budget: Int, halfLife: Double?, lazy: Bool) -> GreedyResult {
+            var result = GreedyResult()
+            var remaining = lazy ? [] : Array(0..<rowIndex.count)
+            var heap = LazyHeap(entries: lazy ? rowIndex.indices.map { (gain($0), rowId[$0], $0) } : [])
+            var objective = 0.0
+            var firstGain = 0.0
+            while result.picks.count < budget {
+                let choice = lazy ? chooseLazily(&heap) : chooseExhaustively(&remaining)
+                guard let pick = choice else {
+                    result.stopReason = .exhausted
+                    break
+                }
+                if let halfLife, !result.picks.isEmpty, pick.gain <= halfLife * firstGain {
+                    result.stopReason = .halfLife
+                    break
+                }
+                if result.picks.isEmpty { firstGain = pick.gain }
+                commit(pick.position)
+                objective += pick.gain
+                result.picks.append(pick)
+                result.objective.append(objective)
+            }
+            if result.picks.count == budget { result.stopReason = .budget }
+            result.evaluations = evaluations
+            result.products = products
+            result.abandoned = abandoned
+            return result
+        }
+
+        /// The plain greedy step: refresh every remaining candidate.
+        mutating func chooseExhaustively(_ remaining: inout [Int]) -> Pick? {
+            guard !remaining.isEmpty else { return nil }
+            let (gains, penalties) = refreshAll(remaining)
+            var best = Pick(position: remaining[0], total: gains[0] - penalties[0], gain: gains[0], penalty: penalties[0])
+            var bestIndex = 0
+            for i in 1..<remaining.count {
+                let total = gains[i] - penalties[i]
+                if before(total, remaining[i], best.total, best.position) {
+                    best = Pick(position: remaining[i], total: total, gain: gains[i], penalty: penalties[i])
+                    bestIndex = i
+                }
+            }
+            remaining.remove(at: bestIndex)
+            return best
+        }
+
+        /// Refreshes `candidates` and returns their gains and penalties. Four candidates at a time
+        /// share the loads of the newest direction when each is exactly one direction behind (always,
+        /// in the plain greedy after the first step), with results bit-identical to ``refresh(_:rival:)``.
+        mutating func refreshAll(_ candidates: [Int]) -> (gains: [Double], penalties: [Double]) {
+            var gains = [Double](repeating: 0, count: candidates.count)
+            var penalties = [Double](repeating: 0, count: candidates.count)
+            var i = 0
+            let n = directionCount, d = self.d
+            while i < candidates.count {
+                guard i + 4 <= candidates.count, n > 0,
+                    candidates[i..<i + 4].allSatisfy({ applied[$0] == n - 1 })
+                else {
+                    let r = refresh([candidates[i]], rival: nil)[0]
+                    (gains[i], penalties[i]) = (r.gain, r.penalty)
+                    i += 1
+                    continue
+                }
+                let c0 = candidates[i], c1 = candidates[i + 1], c2 = candidates[i + 2], c3 = candidates[i + 3]
+                let r = directions.withUnsafeBufferPointer { b in
+                    Dots.dot4(b.baseAddress! + (n - 1) * d, row(c0), row(c1), row(c2), row(c3), d)
+                }
+                var h = SIMD4<Float>()
+                if penalised {
+                    h = sumFloat.withUnsafeBufferPointer { s in
+                        Dots.dot4(s.baseAddress!, row(c0), row(c1), row(c2), row(c3), d)
+                    }
+                    products += 4
+                }
+                products += 4
+                evaluations += 4
+                for lane in 0..<4 {
+                    let c = candidates[i + lane]
+                    let p = Double(r[lane])
+                    q[c] = max(0, q[c] - p * p)
+                    applied[c] = n
+                    gains[i + lane] = gain(c)
+                    penalties[i + lane] = penalised ? penalty(c, h: h[lane]) : 0
+                }
+                i += 4
+            }
+            return (gains, penalties)
+        }
+
+        /// The lazy step (see ``Greedy``). Candidates are popped and refreshed in batches that grow
+        /// (1, 1, 2, 4, 8, 8, ...) while the step keeps needing more of them, so that a step decided
+        /// by one refresh costs one, and a step that needs hundreds shares its reads of B.
+        mutating func chooseLazily(_ heap: inout LazyHeap) -> Pick? {
+            var best: Pick? = nil
+            var popped: [(gain: Double, candidate: Int)] = []
+            var batch: [Int] = []
+            while true {
+                batch.removeAll(keepingCapacity: true)
+                let size = min(State.maxBatch, max(1, popped.count))
+                while batch.count < size, let top = heap.top {
+                    if let best, !before(top.key, top.candidate, best.total, best.position) { break }
+                    heap.pop()
+                    batch.append(top.candidate)
+                }
+                if batch.isEmpty { break }
+                let results = refresh(batch, rival: best)
+                for (c, r) in zip(batch, results) {
+                    popped.append((r.gain, c))
+                    guard r.complete else { continue }
+                    let total = r.gain - r.penalty
+                    if best == nil || before(total, c, best!.total, best!.position) {
+                        best = Pick(position: c, total: total, gain: r.gain, penalty: r.penalty)
+                    }
+                }
+            }
+            for entry in popped where entry.candidate != best?.position {
+                heap.push((entry.gain, rowId[entry.candidate], entry.candidate))
+            }
+            return best
+        }
+
+        /// The most candidates refreshed together (their rows, 4 KiB each at d = 1024, stay in L1/L2).
+        static let maxBatch = 8
+        /// Directions per block when computing a new direction (64 x 4 KiB at d = 1024, in L2).
+        static let commitBlock = 64
+
+        /// Adds candidate c to S: appends its direction b and adds g_c to the running sum.
+        mutating func commit(_ c: Int) {
+            let g = row(c)
+            let qc = q[c]
+            let n = directionCount, d = self.d
+            if qc > 0 {
+                // u = g - B (B^T g) over the n directions so far (rows of `directions`), a block of
+                // directions at a time so that each block is read from memory once for both
+                // products; then b = sqrt(alpha / (1 + alpha q)) u. Own kernels rather than BLAS,
+                // whose rounding varies with its thread count, so that a recipe gives the same
+                // subset on any machine.
+                directions.withUnsafeMutableBufferPointer { all in
+                    let b = all.baseAddress!
+                    let u = b + n * d
+                    u.update(from: g, count: d)
+                    var block = 0
+                    while block < n {
+                        let end = min(n, block + State.commitBlock)
+                        var t = block
+                        while t + 4 <= end {
+                            let b0 = UnsafePointer(b + t * d), b1 = b0 + d, b2 = b1 + d, b3 = b2 + d
+                            let c = Dots.dot4(g, b0, b1, b2, b3, d)
+                            Dots.subtract4(u, c, b0, b1, b2, b3, d)
+                            t += 4
+                        }
+                        while t < end {
+                            let bt = UnsafePointer(b + t * d)
+                            Dots.subtract(u, Dots.dot(g, bt, d), bt, d)
+                            t += 1
+                        }
+                        block = end
+                    }
+                    let scale = Float((alpha / (1 + alpha * qc)).squareRoot())
+                    for j in 0..<d { u[j] *= scale }
+                }
+                directionCount += 1
+            }
+            var squares = 0.0
+            for j in 0..<d {
+                sum[j] += Double(g[j])
+                sumFloat[j] = Float(sum[j])
+                squares += sum[j] * sum[j]
+            }
+            sumNorm = squares.squareRoot()
+            pickedCount += 1
+        }
+    }
+
+    /// A binary max-heap of (stale gain, row id, candidate); equal keys put the lower row on top.
+    struct LazyHeap {
+        typealias Entry = (key: Double, rowId: Int, candidate: Int)
+        private var entries: [Entry]
+
+        init(entries: [Entry]) {
+            self.entries = entries
+            var i = entries.count / 2 - 1
+            while i >= 0 {
+                siftDown(i)
+                i -= 1
+            }
+        }
+
+        var top: Entry? { entries.first }
+
+        @inline(__always)
+        private func above(_ a: Entry, _ b: Entry) -> Bool {
+            a.key > b.key || (a.key == b.key && a.rowId < b.rowId)
+        }
+
+        mutating func pop() {
+            let last = entries.removeLast()
+            guard !entries.isEmpty else { return }
+            entries[0] = last
+            siftDown(0)
+        }
+
+        mutating func push(_ entry: Entry) {
+            entries.append(entry)
+            var i = entries.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                guard above(entries[i], entries[parent]) else { break }
+                entries.swapAt(i, parent)
+                i = parent
+            }
+        }
+
+        private mutating func siftDown(_ start: Int) {
+            var i = start
+            let n = entries.count
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < n && above(entries[l], entries[m]) { m = l }
+                if r < n && above(entries[r], entries[m]) { m = r }
+                if m == i { return }
+                entries.swapAt(i, m)
+                i = m
+            }
+        }
+    }
+}
