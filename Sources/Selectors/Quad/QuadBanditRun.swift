@@ -1,0 +1,85 @@
+extension Quad {
+    /// One bandit run: the clusters' read orders and cursors, the members accepted so far and the
+    /// counts the diagnostics report.
+    struct BanditRun {
+        let influence: [Float]
+        let tau: Double
+        var bandit: Bandit
+        /// Rows of each cluster in their seeded read order.
+        private var order: [[Int]]
+        /// How many rows of each cluster have been read.
+        private var cursor: [Int]
+        /// Slice size (b_take) and estimation draws (b_est) of each cluster.
+        private var sliceSize: [Int]
+        private var estimationDraws: [Int]
+        private var estimationRandom: SeededRandom
+
+        private(set) var members: [Member] = []
+        /// Members after each round (the objective trace).
+        private(set) var acceptedAfterRound: [Int] = []
+        private(set) var pulls = 0
+        private(set) var acceptedPulls = 0
+        private(set) var pullsWithoutScoredRows = 0
+        private(set) var stoppedAtMaxRounds = false
+
+        init(influence: [Float], assignments: [Int], clusterCount: Int, bandit: Bandit, tau: Double, parameters: Parameters) {
+            self.influence = influence
+            self.tau = tau
+            self.bandit = bandit
+            order = [[Int]](repeating: [], count: clusterCount)
+            for (row, cluster) in assignments.enumerated() where cluster >= 0 { order[cluster].append(row) }
+            var random = SeededRandom(seed: Quad.streamSeed(parameters.seed, .clusterOrder))
+            for cluster in order.indices { random.shuffle(&order[cluster]) }
+            cursor = [Int](repeating: 0, count: clusterCount)
+            sliceSize = order.map { max(1, Int((parameters.gamma * Double($0.count)).rounded())) }
+            estimationDraws = order.map { max(2, Int((parameters.bEst * Double($0.count)).rounded())) }
+            estimationRandom = SeededRandom(seed: Quad.streamSeed(parameters.seed, .estimation))
+        }
+
+        /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
+        /// `maxRounds` rounds have run.
+        mutating func run(budget: Int, arms: Int, maxRounds: Int) {
+            while members.count < budget {
+                let pulled = bandit.best(arms) { cursor[$0] < order[$0].count }
+                if pulled.isEmpty { break }
+                if acceptedAfterRound.count == maxRounds {
+                    stoppedAtMaxRounds = true
+                    break
+                }
+                for cluster in pulled {
+                    pull(cluster, budget: budget)
+                    if members.count == budget { break }
+                }
+                acceptedAfterRound.append(members.count)
+            }
+        }
+
+        /// Reads the cluster's next slice, estimates its reward from the slice's scored rows and
+        /// accepts the slice (cut at the budget) when the reward is positive. A slice without a
+        /// scored row gives no observation: it is consumed and counted, but neither rewarded nor
+        /// accepted (there is no evidence for it).
+        private mutating func pull(_ cluster: Int, budget: Int) {
+            let start = cursor[cluster]
+            let slice = order[cluster][start..<min(start + sliceSize[cluster], order[cluster].count)]
+            cursor[cluster] += slice.count
+            pulls += 1
+            let scored = slice.filter { !influence[$0].isNaN }
+            guard !scored.isEmpty else {
+                pullsWithoutScoredRows += 1
+                return
+            }
+            let draws = min(estimationDraws[cluster], scored.count)
+            var sum = 0.0
+            for pick in estimationRandom.sample(draws, from: scored.count) { sum += Double(influence[scored[pick]]) }
+            let estimate = sum / Double(draws)
+            let reward = estimate - tau
+            bandit.record(reward: reward, on: cluster)
+            guard reward > 0 else { return }
+            acceptedPulls += 1
+            for row in slice.prefix(budget - members.count) {
+                let value = influence[row]
+                members.append(Member(row: row, score: value.isNaN ? estimate : Double(value)))
+            }
+        }
+    }
+}
