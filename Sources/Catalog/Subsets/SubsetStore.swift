@@ -222,3 +222,30 @@ extension Catalog {
         }
     }
 }
+
+/// One member with what a person needs to judge it.
+public struct MemberView: Codable, Sendable {
+    public var rank: Int
+    public var row: Int
+    public var id: String
+    public var score: Double
+    public var weight: Double
+    /// The record's text field (whole; callers shorten it for display).
+    public var text: String
+}
+
+extension Catalog {
+    /// The first `limit` members of a subset with their ids and texts (DESIGN §1 `show`).
+    public func topMembers(_ reference: String, limit: Int) throws -> [MemberView] {
+        let info = try subset(reference)
+        let members = Array(try self.members(info.reference).prefix(max(0, limit)))
+        let textField = try database.read { try CorpusRow.named(info.corpus, $0).textField }
+        let records = try self.records(corpus: info.corpus, rows: members.map(\.row))
+        let ids = try externalIDs(corpus: info.corpus, rows: members.map(\.row))
+        return try members.enumerated().map { rank, member in
+            MemberView(
+                rank: rank + 1, row: member.row, id: ids[rank], score: member.score, weight: member.weight,
+                text: String(decoding: try Self.text(of: records[rank], field: textField), as: UTF8.self))
+        }
+    }
+}

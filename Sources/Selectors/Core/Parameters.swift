@@ -10,14 +10,19 @@ public struct ParameterBag: Sendable {
 
     /// Parses `key=value` strings; a string without `=` is an error.
     public init(parsing pairs: [String]) throws {
+        self.init(try Self.pairs(pairs))
+    }
+
+    /// `key=value` strings as a dictionary; a string without `=` is an error.
+    public static func pairs(_ items: [String]) throws -> [String: String] {
         var values: [String: String] = [:]
-        for pair in pairs {
+        for pair in items {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
                 throw SelectorError("parameter '\(pair)' is not of the form key=value")
             }
             values[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
-        self.init(values)
+        return values
     }
 
     public mutating func double(_ key: String, default value: Double, range: ClosedRange<Double>? = nil) throws -> Double {
