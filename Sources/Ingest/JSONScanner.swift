@@ -106,9 +106,7 @@ struct JSONScanner {
                     p = pos
                 }
             } else if b >= 0x80 {
-                pos = p
-                try scanUTF8Sequence()
-                p = pos
+                p = try skipUTF8Run(from: p)
             } else if b < 0x20 {
                 throw error("raw control character U+00\(hex(b)) inside a string (write it escaped, as \(JSONScanner.escapeName(b)))", at: p)
             } else {
@@ -213,28 +211,34 @@ struct JSONScanner {
         return value
     }
 
-    /// Validates one UTF-8 sequence whose lead byte (>= 0x80) is at `pos`, and moves past it.
-    @inline(__always) private mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
-        let b0 = base[pos]
-        let length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xbf
-        switch b0 {
-        case 0xc2...0xdf: length = 2
-        case 0xe0: length = 3; low = 0xa0
-        case 0xed: length = 3; high = 0x9f
-        case 0xe1...0xef: length = 3
-        case 0xf0: length = 4; low = 0x90
-        case 0xf4: length = 4; high = 0x8f
-        case 0xf1...0xf3: length = 4
-        default: throw invalidUTF8(at: pos)
+    /// Validates the run of UTF-8 sequences starting at `start` (a byte >= 0x80) and returns the offset of
+    /// the first ASCII byte after it. Refuses overlong forms, surrogates and code points past U+10FFFF.
+    @inline(__always) private func skipUTF8Run(from start: Int) throws(JSONSyntaxError) -> Int {
+        var p = start
+        while p < end {
+            let b0 = base[p]
+            if b0 < 0x80 { return p }
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xbf
+            switch b0 {
+            case 0xc2...0xdf: length = 2
+            case 0xe0: length = 3; low = 0xa0
+            case 0xed: length = 3; high = 0x9f
+            case 0xe1...0xef: length = 3
+            case 0xf0: length = 4; low = 0x90
+            case 0xf4: length = 4; high = 0x8f
+            case 0xf1...0xf3: length = 4
+            default: throw invalidUTF8(at: p)
+            }
+            guard p &+ length <= end else { throw invalidUTF8(at: p) }
+            let b1 = base[p &+ 1]
+            guard b1 >= low && b1 <= high else { throw invalidUTF8(at: p) }
+            if length >= 3 { guard base[p &+ 2] & 0xc0 == 0x80 else { throw invalidUTF8(at: p) } }
+            if length == 4 { guard base[p &+ 3] & 0xc0 == 0x80 else { throw invalidUTF8(at: p) } }
+            p &+= length
         }
-        guard pos + length <= end else { throw invalidUTF8(at: pos) }
-        let b1 = base[pos + 1]
-        guard b1 >= low && b1 <= high else { throw invalidUTF8(at: pos) }
-        if length >= 3 { guard base[pos + 2] & 0xc0 == 0x80 else { throw invalidUTF8(at: pos) } }
-        if length == 4 { guard base[pos + 3] & 0xc0 == 0x80 else { throw invalidUTF8(at: pos) } }
-        pos += length
+        return p
     }
 
     func invalidUTF8(at offset: Int) -> JSONSyntaxError {
