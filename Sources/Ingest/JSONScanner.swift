@@ -84,35 +84,64 @@ struct JSONScanner {
     /// Returns whether the string holds escapes (and so needs decoding rather than a plain copy).
     @inline(__always) mutating func scanString() throws(JSONSyntaxError) -> Bool {
         let open = pos
-        pos += 1
+        var p = pos &+ 1  // a local cursor: `pos` lives in memory and would be stored on every step
         var escapes = false
         while true {
-            while pos &+ 8 <= end {
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
-                let special = JSONScanner.specialBytes(word)
-                if special != 0 {
-                    pos &+= special.trailingZeroBitCount >> 3
-                    break
-                }
-                pos &+= 8
-            }
-            guard pos < end else {
+            p = skipPlainStringBytes(from: p)
+            guard p < end else {
                 throw error("unterminated string (no closing '\"' before \(endName))", at: open)
             }
-            let b = base[pos]
+            let b = base[p]
             if b == 0x22 {
-                pos += 1
+                pos = p &+ 1
                 return escapes
             } else if b == 0x5c {
-                try scanEscape()
                 escapes = true
+                let e = p &+ 1 < end ? base[p &+ 1] : 0
+                if JSONScanner.isSimpleEscape(e) {
+                    p &+= 2
+                } else {
+                    pos = p
+                    try scanEscape()
+                    p = pos
+                }
             } else if b >= 0x80 {
-                try scanUTF8Sequence()
+                p = try skipUTF8Run(from: p)
             } else if b < 0x20 {
-                throw error("raw control character U+00\(hex(b)) inside a string (write it escaped, as \(JSONScanner.escapeName(b)))")
+                throw error("raw control character U+00\(hex(b)) inside a string (write it escaped, as \(JSONScanner.escapeName(b)))", at: p)
             } else {
-                pos += 1
+                p &+= 1
             }
+        }
+    }
+
+    /// The first offset at or after `p` holding a byte that needs a closer look in a string (`"`, `\`,
+    /// a control character or non-ASCII), or `end`. Sixteen bytes per step.
+    @inline(__always) private func skipPlainStringBytes(from start: Int) -> Int {
+        var p = start
+        while p &+ 16 <= end {
+            let word0 = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+            let word1 = UInt64(littleEndian: UnsafeRawPointer(base + (p &+ 8)).loadUnaligned(as: UInt64.self))
+            let special0 = JSONScanner.specialBytes(word0)
+            let special1 = JSONScanner.specialBytes(word1)
+            if special0 | special1 != 0 {
+                return p &+ (special0 != 0 ? special0.trailingZeroBitCount >> 3 : 8 &+ special1.trailingZeroBitCount >> 3)
+            }
+            p &+= 16
+        }
+        while p < end {
+            let b = base[p]
+            if b == 0x22 || b == 0x5c || b < 0x20 || b >= 0x80 { return p }
+            p &+= 1
+        }
+        return p
+    }
+
+    /// `"`, `\`, `/`, `b`, `f`, `n`, `r`, `t`: the escapes that take one letter.
+    @inline(__always) static func isSimpleEscape(_ e: UInt8) -> Bool {
+        switch e {
+        case 0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74: true
+        default: false
         }
     }
 
@@ -182,28 +211,34 @@ struct JSONScanner {
         return value
     }
 
-    /// Validates one UTF-8 sequence whose lead byte (>= 0x80) is at `pos`, and moves past it.
-    @inline(__always) private mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
-        let b0 = base[pos]
-        let length: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xbf
-        switch b0 {
-        case 0xc2...0xdf: length = 2
-        case 0xe0: length = 3; low = 0xa0
-        case 0xed: length = 3; high = 0x9f
-        case 0xe1...0xef: length = 3
-        case 0xf0: length = 4; low = 0x90
-        case 0xf4: length = 4; high = 0x8f
-        case 0xf1...0xf3: length = 4
-        default: throw invalidUTF8(at: pos)
+    /// Validates the run of UTF-8 sequences starting at `start` (a byte >= 0x80) and returns the offset of
+    /// the first ASCII byte after it. Refuses overlong forms, surrogates and code points past U+10FFFF.
+    @inline(__always) private func skipUTF8Run(from start: Int) throws(JSONSyntaxError) -> Int {
+        var p = start
+        while p < end {
+            let b0 = base[p]
+            if b0 < 0x80 { return p }
+            let length: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xbf
+            switch b0 {
+            case 0xc2...0xdf: length = 2
+            case 0xe0: length = 3; low = 0xa0
+            case 0xed: length = 3; high = 0x9f
+            case 0xe1...0xef: length = 3
+            case 0xf0: length = 4; low = 0x90
+            case 0xf4: length = 4; high = 0x8f
+            case 0xf1...0xf3: length = 4
+            default: throw invalidUTF8(at: p)
+            }
+            guard p &+ length <= end else { throw invalidUTF8(at: p) }
+            let b1 = base[p &+ 1]
+            guard b1 >= low && b1 <= high else { throw invalidUTF8(at: p) }
+            if length >= 3 { guard base[p &+ 2] & 0xc0 == 0x80 else { throw invalidUTF8(at: p) } }
+            if length == 4 { guard base[p &+ 3] & 0xc0 == 0x80 else { throw invalidUTF8(at: p) } }
+            p &+= length
         }
-        guard pos + length <= end else { throw invalidUTF8(at: pos) }
-        let b1 = base[pos + 1]
-        guard b1 >= low && b1 <= high else { throw invalidUTF8(at: pos) }
-        if length >= 3 { guard base[pos + 2] & 0xc0 == 0x80 else { throw invalidUTF8(at: pos) } }
-        if length == 4 { guard base[pos + 3] & 0xc0 == 0x80 else { throw invalidUTF8(at: pos) } }
-        pos += length
+        return p
     }
 
     func invalidUTF8(at offset: Int) -> JSONSyntaxError {
@@ -234,13 +269,29 @@ struct JSONScanner {
         var o = 0
         let n = body.count
         let p = body.baseAddress!
+        let ones: UInt64 = 0x0101_0101_0101_0101
         while i < n {
-            let rest = UnsafeRawPointer(p + i)
-            let run: Int
-            if let bs = memchr(rest, 0x5c, n - i) { run = UnsafeRawPointer(bs) - rest } else { run = n - i }
-            (out + o).update(from: p + i, count: run)
-            i += run
-            o += run
+            // Copy up to the next backslash, eight bytes at a time while none is in sight. Storing a whole
+            // word is safe even past the backslash: o <= i, so o + 8 <= n, and later writes cover the excess.
+            while i &+ 8 <= n {
+                let word = UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(out + o).storeBytes(of: word, as: UInt64.self)
+                let x = UInt64(littleEndian: word) ^ (ones &* 0x5c)
+                let hit = (x &- ones) & ~x & (ones &* 0x80)
+                if hit != 0 {
+                    let run = hit.trailingZeroBitCount >> 3
+                    i &+= run
+                    o &+= run
+                    break
+                }
+                i &+= 8
+                o &+= 8
+            }
+            while i < n && p[i] != 0x5c {
+                out[o] = p[i]
+                i &+= 1
+                o &+= 1
+            }
             guard i < n else { break }
             let e = p[i + 1]
             i += 2

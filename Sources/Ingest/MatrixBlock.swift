@@ -55,7 +55,7 @@ public struct MatrixBlock {
         guard total > 0, let base = bytes.baseAddress, let out = destination.baseAddress else { return }
         switch elementType {
         case .float32:
-            out.update(from: base.assumingMemoryBound(to: Float.self), count: total)
+            UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: total * 4)
         case .float16:
             qc_f16_to_f32(base.assumingMemoryBound(to: UInt16.self), out, total)
         case .bfloat16:

@@ -163,7 +163,7 @@ struct NpyHeader {
         let prefix = order.isEmpty ? "" : order + " "
         switch kind {
         case UInt8(ascii: "f"):
-            if let size { return prefix + "float\(size * 8)" + (order == "big-endian" ? " (only little-endian is read)" : "") }
+            if let size { return prefix + "float\(size * 8)" }
         case UInt8(ascii: "i"): if let size { return prefix + "int\(size * 8) (integers)" }
         case UInt8(ascii: "u"): if let size { return prefix + "uint\(size * 8) (unsigned integers)" }
         case UInt8(ascii: "b"): return "bool"
