@@ -13,7 +13,8 @@ struct Quadcat: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
-            LogCommand.self, ShowCommand.self, ExportCommand.self, TagCommand.self, InfoCommand.self,
+            LogCommand.self, ShowCommand.self, CompareCommand.self, DiffCommand.self, ExportCommand.self, TagCommand.self,
+            InfoCommand.self,
             VerifyCommand.self, GCCommand.self, DemoCommand.self,
         ]
     )
