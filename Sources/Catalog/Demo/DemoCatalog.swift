@@ -42,4 +42,20 @@ public enum DemoCatalog {
         step?("added target '\(target)' (\(configuration.validationRows) validation rows, 2 subtasks)")
         return (catalog, files)
     }
+
+    /// Runs every selector at `budget` and compares the results; the demo's punch line.
+    public static func selectAndCompare(
+        _ catalog: Catalog, budget: Budget = Budget(rows: 600), step: StepHandler? = nil
+    ) throws -> CompareReport {
+        var names: [String] = []
+        for selector in SelectorKind.allCases {
+            let request = SelectRequest(corpus: corpus, target: target, selector: selector, budget: budget, name: "demo-\(selector.rawValue)")
+            let subset = try catalog.select(request)
+            names.append(subset.reference)
+            step?(String(format: "selected %@ with %@: %d rows in %.2f s", subset.reference, selector.rawValue, subset.rowCount, subset.elapsedSeconds))
+        }
+        var options = CompareOptions()
+        options.labelField = "domain"
+        return try catalog.compare(names, options: options)
+    }
 }

@@ -14,6 +14,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Directory to build the demo in (default: a new temporary directory).") var dir: String?
     @Option(help: "Number of documents.") var rows = 12_000
     @Option(help: "Seed of the synthetic data.") var seed: UInt64 = 20_261_123
+    @Option(help: "Budget per selector.") var budget = "5%"
 
     func run() throws {
         try reportingErrors {
@@ -23,11 +24,26 @@ struct DemoCommand: ParsableCommand {
             configuration.rows = rows
             configuration.seed = seed
             print("building the demo in \(directory.path)")
+            let started = Date()
             let (catalog, _) = try DemoCatalog.build(in: directory, configuration: configuration) { print("  " + $0) }
+            let report = try DemoCatalog.selectAndCompare(catalog, budget: try Budget(parsing: budget)) { print("  " + $0) }
             print("")
-            print(InfoView.render(try catalog.info()))
+            print(CompareView.render(report))
             print("")
-            print("explore it: quadcat info \(catalog.root.path)")
+            print(String(format: "done in %.1f s. The target domain is python_docs (%.1f%% of the corpus); LESS, GTP and Quad select for it, SPICE and random do not look at the target.", Date().timeIntervalSince(started), 100 * DemoView.share(report.corpusLabels, "python_docs")))
+            print("explore it:")
+            let path = catalog.root.path
+            print("  quadcat info \(path)")
+            print("  quadcat show \(path) demo-gtp")
+            print("  quadcat diff \(path) demo-less demo-gtp")
+            print("  quadcat export \(path) demo-gtp --format jsonl --out train.jsonl --weights")
         }
+    }
+}
+
+enum DemoView {
+    static func share(_ labels: [String: Int]?, _ value: String) -> Double {
+        guard let labels else { return 0 }
+        return Double(labels[value] ?? 0) / Double(max(1, labels.values.reduce(0, +)))
     }
 }
