@@ -1,3 +1,4 @@
+import COpenBLAS
 /// One non-negative least-squares problem min ||A x - b||^2, x >= 0, solved from the Gram matrix
 /// G = A^T A and A^T b alone by the Lawson-Hanson active-set method (Lawson & Hanson 1974, ch. 23;
 /// on the Gram matrix as in Bro & De Jong's FNNLS, 1997).
@@ -20,7 +21,8 @@ final class ActiveSetNNLS {
     /// A column enters only if its squared distance to the span of the passive columns exceeds this
     /// fraction of its squared norm (an angle of about 1e-5 rad).
     static let pivotTolerance = 1e-10
-    /// Gradients below this multiple of the largest |(A^T b)_j| / ||a_j|| count as zero.
+    /// Scaled gradients w_j / ||a_j|| below this multiple of max(max_j |(A^T b)_j| / ||a_j||, sum_P ||a_i|| x_i)
+    /// count as zero (the second term bounds the rounding error of w = A^T b - G x).
     static let gradientTolerance = 1e-10
 
     private let gram: UnsafePointer<Double>
@@ -42,11 +44,22 @@ final class ActiveSetNNLS {
     private let solution: UnsafeMutablePointer<Double>
     private let scratch: UnsafeMutablePointer<Double>
     private let ratios: UnsafeMutablePointer<Double>
+    /// Workspace of `remove(at:)`: rotations, and eight rows interleaved.
+    private let cosines: UnsafeMutablePointer<Double>
+    private let sines: UnsafeMutablePointer<Double>
+    private let block: UnsafeMutablePointer<Double>
+    private static let removalLanes = 8
     /// Packed lower triangle of L: row r starts at r(r+1)/2 and holds r + 1 values.
     private var factor: UnsafeMutablePointer<Double>
     private var factorCapacity: Int
     private var candidateHeap: [(score: Double, index: Int)] = []
-    private let threshold: Double
+    /// max_j |(A^T b)_j| / ||a_j||: the size of the target as the columns see it.
+    private let targetScale: Double
+    /// Gradients at or below this (scaled by 1 / ||a_j||) count as zero; set with each gradient.
+    private var threshold = 0.0
+    /// True when variables were refused as dependent and the passive set has shrunk since.
+    private var staleRejections = false
+    private var rejectedCount = 0
 
     /// Outer iterations run (gradient evaluations).
     private(set) var iterations = 0
@@ -65,6 +78,9 @@ final class ActiveSetNNLS {
         solution = .allocate(capacity: p)
         scratch = .allocate(capacity: p)
         ratios = .allocate(capacity: p)
+        cosines = .allocate(capacity: p)
+        sines = .allocate(capacity: p)
+        block = .allocate(capacity: Self.removalLanes * (p + 2))
         factorCapacity = 64 * 65 / 2
         factor = .allocate(capacity: factorCapacity)
         var scale = 0.0
@@ -74,11 +90,11 @@ final class ActiveSetNNLS {
             rootDiagonal[j] = root
             if root > 0 { scale = max(scale, abs(atb[j]) / root) }
         }
-        threshold = Self.gradientTolerance * scale
+        targetScale = scale
     }
 
     deinit {
-        for buffer in [x, gradient, rootDiagonal, forward, solution, scratch, ratios] { buffer.deallocate() }
+        for buffer in [x, gradient, rootDiagonal, forward, solution, scratch, ratios, cosines, sines, block] { buffer.deallocate() }
         position.deallocate()
         rejected.deallocate()
         passive.deallocate()
@@ -100,11 +116,25 @@ final class ActiveSetNNLS {
             iterations += 1
             computeGradient()
             let batch = 1 + passiveCount / 8
-            let candidates = largestGradients(batch)
+            var candidates = largestGradients(batch)
+            if candidates.isEmpty && staleRejections {
+                rejected.update(repeating: false, count: p)
+                rejectedCount = 0
+                staleRejections = false
+                candidates = largestGradients(batch)
+            }
             if candidates.isEmpty { break }
             var added = 0
             for j in candidates {
-                if append(j) { added += 1 } else { rejected[j] = true }
+                if append(j) {
+                    added += 1
+                } else {
+                    // The passive columns plus this batch may already span everything the rest of the
+                    // batch would add: stop here and let the next gradient decide.
+                    rejected[j] = true
+                    rejectedCount += 1
+                    break
+                }
             }
             if added > 0 { descend() }
         }
@@ -113,6 +143,10 @@ final class ActiveSetNNLS {
     /// gradient = A^T b - G x, computed from the rows of G for the passive variables (x is zero elsewhere).
     private func computeGradient() {
         gradient.update(from: atb, count: p)
+        // Rounding in A^T b - G x grows with sum_i ||a_i|| x_i, an upper bound of ||A x||.
+        var fitScale = 0.0
+        for k in 0..<passiveCount { fitScale += rootDiagonal[passive[k]] * x[passive[k]] }
+        threshold = Self.gradientTolerance * max(targetScale, fitScale)
         var k = 0
         while k + 4 <= passiveCount {
             let i0 = passive[k], i1 = passive[k + 1], i2 = passive[k + 2], i3 = passive[k + 3]
@@ -174,10 +208,7 @@ final class ActiveSetNNLS {
         // v = L^{-1} G[P, j]
         let row = gram + j * p
         for i in 0..<n { scratch[i] = row[passive[i]] }
-        for i in 0..<n {
-            let offset = i * (i + 1) / 2
-            scratch[i] = (scratch[i] - DenseKernels.dot(i, factor + offset, scratch)) / factor[offset + i]
-        }
+        if n > 0 { cblas_dtpsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), factor, scratch, 1) }
         let pivotSquared = diagonal - DenseKernels.dot(n, scratch, scratch)
         guard pivotSquared > Self.pivotTolerance * diagonal else { return false }
         let pivot = pivotSquared.squareRoot()
@@ -205,43 +236,74 @@ final class ActiveSetNNLS {
     }
 
     /// Removes the variable at factor position q: drops row q of L and restores the triangle with
-    /// Givens rotations on column pairs (q, q+1), (q+1, q+2), ..., applied row by row; the same
-    /// rotations carry y = L^{-1} (A^T b)_P over.
+    /// Givens rotations on column pairs (q, q+1), (q+1, q+2), ...; the same rotations carry
+    /// y = L^{-1} (A^T b)_P over.
+    ///
+    /// Row r needs every rotation before its own, a dependent chain along the row; so rows are taken
+    /// eight at a time, interleaved, and each rotation is applied to all eight as two SIMD4 operations.
     private func remove(at q: Int) {
         let n = passiveCount
-        var cosines = [Double](), sines = [Double]()
-        cosines.reserveCapacity(n - q)
-        sines.reserveCapacity(n - q)
-        for r in q..<(n - 1) {
-            // Old row r + 1 (r + 2 entries) becomes new row r.
-            let source = factor + (r + 1) * (r + 2) / 2
-            scratch.update(from: source, count: r + 2)
-            for k in q..<r {
-                let c = cosines[k - q], s = sines[k - q]
-                let a = scratch[k], b = scratch[k + 1]
-                scratch[k] = c * a + s * b
-                scratch[k + 1] = c * b - s * a
+        let last = n - 1
+        let lanes = Self.removalLanes
+        var r0 = q
+        while r0 < last {
+            let rows = min(lanes, last - r0)
+            let width = r0 + rows + 1 - q  // columns q ..< r0 + rows + 1 take part
+            block.update(repeating: 0, count: width * lanes)
+            for t in 0..<rows {
+                // New row r is old row r + 1 (entries 0 ... r + 1).
+                let r = r0 + t
+                let source = factor + (r + 1) * (r + 2) / 2
+                for k in q...(r + 1) { block[(k - q) * lanes + t] = source[k] }
             }
-            let a = scratch[r], b = scratch[r + 1]
-            let h = (a * a + b * b).squareRoot()
-            let c = h > 0 ? a / h : 1, s = h > 0 ? b / h : 0
-            scratch[r] = h
-            cosines.append(c)
-            sines.append(s)
-            (factor + r * (r + 1) / 2).update(from: scratch, count: r + 1)
+            let raw = UnsafeMutableRawPointer(block)
+            let stride = lanes * 8
+            for k in q..<r0 {
+                let c = SIMD4<Double>(repeating: cosines[k]), s = SIMD4<Double>(repeating: sines[k])
+                let at = (k - q) * stride, bt = at + stride
+                let a0 = raw.load(fromByteOffset: at, as: SIMD4<Double>.self)
+                let a1 = raw.load(fromByteOffset: at + 32, as: SIMD4<Double>.self)
+                let b0 = raw.load(fromByteOffset: bt, as: SIMD4<Double>.self)
+                let b1 = raw.load(fromByteOffset: bt + 32, as: SIMD4<Double>.self)
+                raw.storeBytes(of: c * a0 + s * b0, toByteOffset: at, as: SIMD4<Double>.self)
+                raw.storeBytes(of: c * a1 + s * b1, toByteOffset: at + 32, as: SIMD4<Double>.self)
+                raw.storeBytes(of: c * b0 - s * a0, toByteOffset: bt, as: SIMD4<Double>.self)
+                raw.storeBytes(of: c * b1 - s * a1, toByteOffset: bt + 32, as: SIMD4<Double>.self)
+            }
+            for t in 0..<rows {
+                let r = r0 + t
+                for k in r0..<r {
+                    let a = block[(k - q) * lanes + t], b = block[(k + 1 - q) * lanes + t]
+                    block[(k - q) * lanes + t] = cosines[k] * a + sines[k] * b
+                    block[(k + 1 - q) * lanes + t] = cosines[k] * b - sines[k] * a
+                }
+                let a = block[(r - q) * lanes + t], b = block[(r + 1 - q) * lanes + t]
+                let h = (a * a + b * b).squareRoot()
+                cosines[r] = h > 0 ? a / h : 1
+                sines[r] = h > 0 ? b / h : 0
+                block[(r - q) * lanes + t] = h
+            }
+            for t in 0..<rows {
+                let r = r0 + t
+                let target = factor + r * (r + 1) / 2
+                // Columns before q are untouched: move them (the source, old row r + 1, lies after the
+                // target and has not been overwritten yet).
+                target.update(from: factor + (r + 1) * (r + 2) / 2, count: q)
+                for k in q...r { target[k] = block[(k - q) * lanes + t] }
+            }
+            r0 += rows
         }
-        for k in q..<(n - 1) {
-            let c = cosines[k - q], s = sines[k - q]
+        for k in q..<last {
             let a = forward[k], b = forward[k + 1]
-            forward[k] = c * a + s * b
-            forward[k + 1] = c * b - s * a
+            forward[k] = cosines[k] * a + sines[k] * b
+            forward[k + 1] = cosines[k] * b - sines[k] * a
         }
         position[passive[q]] = -1
-        for k in q..<(n - 1) {
+        for k in q..<last {
             passive[k] = passive[k + 1]
             position[passive[k]] = k
         }
-        passiveCount = n - 1
+        passiveCount = last
     }
 
     /// The inner loop: from the current feasible x, move toward the least-squares solution on P,
@@ -249,14 +311,9 @@ final class ActiveSetNNLS {
     private func descend() {
         while passiveCount > 0 {
             let n = passiveCount
-            // solution = L^{-T} y by column-oriented back substitution.
-            scratch.update(from: forward, count: n)
-            for k in stride(from: n - 1, through: 0, by: -1) {
-                let offset = k * (k + 1) / 2
-                let value = scratch[k] / factor[offset + k]
-                solution[k] = value
-                if k > 0 { DenseKernels.axpy(k, -value, factor + offset, scratch) }
-            }
+            // solution = L^{-T} y.
+            solution.update(from: forward, count: n)
+            cblas_dtpsv(CblasRowMajor, CblasLower, CblasTrans, CblasNonUnit, Int32(n), factor, solution, 1)
             var alpha = Double.infinity
             for k in 0..<n {
                 let z = solution[k]
@@ -285,8 +342,9 @@ final class ActiveSetNNLS {
                 }
             }
             for k in blocking.reversed() { remove(at: k) }
-            // The passive span shrank: columns refused as dependent may be independent now.
-            rejected.update(repeating: false, count: p)
+            // The passive span shrank: columns refused as dependent may be independent now (they are
+            // offered again before the method declares optimality).
+            staleRejections = staleRejections || rejectedCount > 0
         }
     }
 }
