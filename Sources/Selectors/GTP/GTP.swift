@@ -1,0 +1,236 @@
+/// GTP, Gradient Trajectory Pursuit (Deng, Li & Li 2024): choose at most k pool rows whose
+/// non-negative combination best reproduces the target's gradient trajectories.
+///
+/// The paper has no public code: this is a reconstruction from its abstract and from CoSaMP (Needell &
+/// Tropp 2009), made simultaneous over the target groups and non-negative.
+///
+/// A row's trajectory is a_z = [sqrt(w_1) u(z,1); ...; sqrt(w_C) u(z,C)], u the unit gradient at
+/// checkpoint c and w_c = eta_c / sum(eta). The validation rows' trajectories are grouped by k-means
+/// into G groups (seeded; G = 1 is the single mean), and Y holds the group means. The pursuit solves
+/// min sum_j ||Y_j - A W_j||^2 subject to W >= 0 and at most k non-zero rows of W:
+/// ```
+/// S = {}, R = Y; repeat up to I times:
+///     c_z = sum_j max(0, (A^T R)_zj)          one streaming pass over the pool
+///     T = (the 2k rows of largest positive c) ∪ S
+///     W = NNLS(A_T, Y)                          on the Gram matrix A_T^T A_T, per group, in parallel
+///     S = the k rows of W with the largest non-zero norms;  W_S = NNLS(A_S, Y);  R = Y - A_S W_S
+///     stop when ||R|| / ||Y|| < tolerance or S did not change
+/// ```
+/// Deliberate safeguard: CoSaMP's pruning to k rows can make the refit residual larger than the
+/// previous iteration's. GTP keeps the best subset seen and stops at the first iteration that does
+/// not lower the residual, so the residual never grows (the notes say when this happened).
+///
+/// A non-negative least-squares optimum is sparse, so the pursuit may stop short of the budget; the
+/// subset is then smaller and the notes say so. Member weight and score are the row norms of W_S (over
+/// the groups); members are ranked by weight, ties to the lower row. An exact duplicate of a chosen
+/// row adds nothing to the fit, so it is never chosen as well. Rows that are unusable or have a zero
+/// gradient at any checkpoint are never chosen.
+public enum GTP {
+    public static let name = "gtp"
+    public static let version = "1"
+
+    /// Runs the pursuit.
+    ///
+    /// - Parameter budget: k, the largest subset size.
+    public static func select(checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters) throws -> Selection {
+        guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
+        let started = ContinuousClock.now
+        var diagnostics = Diagnostics()
+        var timings = PhaseTimings()
+
+        var clock = ContinuousClock.now
+        let layout = try TrajectoryLayout(checkpoints)
+        let targets = try makeTargets(layout: layout, parameters: parameters)
+        timings.targets = GTPTiming.seconds(since: clock)
+        diagnostics.counters["groups"] = Double(targets.count)
+        diagnostics.counters["validationRows"] = Double(layout.targetRows)
+        diagnostics.counters["dimension"] = Double(layout.dimension)
+
+        let correlator = ResidualCorrelator(layout: layout)
+        var residual = targets.means
+        var kept = Fit(rows: [], weights: [], relativeResidual: 1)
+        var system: CandidateSystem? = nil
+        var cost = CandidateSystem.Cost()
+        var stop = StopReason.iterationLimit
+        var iterationsRun = 0
+        var k = budget
+
+        for iteration in 1...parameters.iterations where budget > 0 {
+            iterationsRun = iteration
+            clock = ContinuousClock.now
+            let scores = try correlator.correlations(residual: residual, groups: targets.count)
+            timings.correlation += GTPTiming.seconds(since: clock)
+            if iteration == 1 {
+                let eligibleCount = correlator.eligible.setCount
+                diagnostics.counters["eligibleRows"] = Double(eligibleCount)
+                let excluded = layout.poolRows - eligibleCount
+                if excluded > 0 {
+                    diagnostics.notes.append("\(excluded) rows are unusable or have a zero gradient at some checkpoint and were never considered")
+                }
+                k = min(budget, eligibleCount)
+            }
+            let eligible = correlator.eligible
+            let omega = topK(scores, k: 2 * k) { eligible.contains($0) && scores[$0] > 0 }
+            if omega.isEmpty {
+                stop = .noCorrelation
+                break
+            }
+            let candidates = Set(omega).union(kept.rows).sorted()
+            diagnostics.counters["candidates.\(iteration)"] = Double(candidates.count)
+
+            system = try CandidateSystem.build(
+                rows: candidates, layout: layout, targets: targets, reusing: system, cost: &cost)
+            let current = system!
+
+            clock = ContinuousClock.now
+            let fullFit = current.fit(warmStart: kept.spread(over: current.rows, groups: targets.count))
+            let norms = rowNorms(fullFit, groups: targets.count)
+            diagnostics.counters["support.\(iteration)"] = Double(norms.filter { $0 > 0 }.count)
+            let prunedPositions = topK(norms.map { Float($0) }, k: k) { norms[$0] > 0 }.sorted()
+            let pruned = current.restricted(to: prunedPositions)
+            let prunedStart = prunedPositions.flatMap { i in (0..<targets.count).map { fullFit[i * targets.count + $0] } }
+            let refit = pruned.fit(warmStart: prunedStart)
+            timings.nnls += GTPTiming.seconds(since: clock)
+
+            clock = ContinuousClock.now
+            let refitNorms = rowNorms(refit, groups: targets.count)
+            let support = refitNorms.indices.filter { refitNorms[$0] > 0 }
+            let chosen = pruned.restricted(to: support)
+            let weights = support.flatMap { i in (0..<targets.count).map { refit[i * targets.count + $0] } }
+            let newResidual = chosen.residual(targets: targets, weights: weights)
+            let relative = frobeniusNorm(newResidual) / targets.norm
+            timings.residual += GTPTiming.seconds(since: clock)
+
+            if chosen.rows == kept.rows {
+                stop = .unchanged
+                break
+            }
+            if !(relative < kept.relativeResidual) {
+                stop = .noImprovement
+                diagnostics.notes.append(
+                    "iteration \(iteration) would have raised the relative residual from \(format(kept.relativeResidual)) to "
+                        + "\(format(relative)) (CoSaMP's pruning to k rows can do that); the subset of iteration \(iteration - 1) is kept")
+                break
+            }
+            kept = Fit(rows: chosen.rows, weights: weights, relativeResidual: relative)
+            residual = newResidual
+            diagnostics.objectiveTrace.append(relative)
+            if relative < parameters.tolerance {
+                stop = .tolerance
+                break
+            }
+        }
+
+        let members = kept.members(groups: targets.count)
+        diagnostics.counters["iterations"] = Double(iterationsRun)
+        diagnostics.counters["finalSize"] = Double(members.count)
+        diagnostics.counters["gatheredRows"] = Double(cost.newRows)
+        diagnostics.counters["relativeResidual"] = kept.relativeResidual
+        if budget > 0 && members.count < budget {
+            diagnostics.notes.append(
+                "GTP stopped at \(members.count) of \(budget) rows: \(stop.explanation(parameters)); the best non-negative fit "
+                    + "found uses only these rows (non-negative least-squares optima are sparse)")
+        }
+        timings.gather = cost.gather
+        timings.gram = cost.gram
+        diagnostics.timings = timings.dictionary
+        diagnostics.timings["total"] = GTPTiming.seconds(since: started)
+        return Selection(members: members, diagnostics: diagnostics)
+    }
+
+    /// The relative residual ||Y - A_S W||_F / ||Y||_F of the best non-negative fit W on the given rows,
+    /// with the targets Y built exactly as ``select(checkpoints:budget:parameters:)`` builds them
+    /// (used by `compare` to score any subset with GTP's objective). Duplicate rows count once; rows that
+    /// are unusable or have a zero gradient contribute nothing.
+    public static func relativeResidual(of rows: [Int], checkpoints: [CheckpointGradients], parameters: Parameters) throws -> Double {
+        let layout = try TrajectoryLayout(checkpoints)
+        let targets = try makeTargets(layout: layout, parameters: parameters)
+        let distinct = Set(rows).sorted()
+        if let bad = distinct.first(where: { $0 < 0 || $0 >= layout.poolRows }) {
+            throw SelectorError("row \(bad) is outside the pool (0..<\(layout.poolRows))")
+        }
+        var cost = CandidateSystem.Cost()
+        let system = try CandidateSystem.build(rows: distinct, layout: layout, targets: targets, reusing: nil, cost: &cost)
+        let weights = system.count > 0 ? system.fit(warmStart: nil) : []
+        return frobeniusNorm(system.residual(targets: targets, weights: weights)) / targets.norm
+    }
+
+    private static func makeTargets(layout: TrajectoryLayout, parameters: Parameters) throws -> TargetGroups {
+        try TargetGroups(
+            trajectories: try layout.targetTrajectories(), rows: layout.targetRows, dimension: layout.dimension,
+            groups: parameters.groups, seed: parameters.seed)
+    }
+
+    private static func rowNorms(_ weights: [Double], groups: Int) -> [Double] {
+        stride(from: 0, to: weights.count, by: groups).map { start in
+            weights[start..<start + groups].reduce(0) { $0 + $1 * $1 }.squareRoot()
+        }
+    }
+
+    private static func frobeniusNorm(_ values: [Double]) -> Double {
+        values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    }
+
+    private static func format(_ value: Double) -> String {
+        let scaled = (value * 1e6).rounded() / 1e6
+        return "\(scaled)"
+    }
+
+    /// A subset with its non-negative weights (rows.count x groups) and relative residual.
+    private struct Fit {
+        var rows: [Int]
+        var weights: [Double]
+        var relativeResidual: Double
+
+        /// The weights laid over `candidates` (which contain `rows`), zero elsewhere: a warm start.
+        func spread(over candidates: [Int], groups: Int) -> [Double]? {
+            guard !rows.isEmpty else { return nil }
+            var position: [Int: Int] = [:]
+            for (i, r) in candidates.enumerated() { position[r] = i }
+            var out = [Double](repeating: 0, count: candidates.count * groups)
+            for (k, r) in rows.enumerated() {
+                guard let i = position[r] else { continue }
+                for j in 0..<groups { out[i * groups + j] = weights[k * groups + j] }
+            }
+            return out
+        }
+
+        /// Members ranked by weight (the row norm of W), ties to the lower row.
+        func members(groups: Int) -> [Member] {
+            let norms = GTP.rowNorms(weights, groups: groups)
+            return rows.indices
+                .sorted { norms[$0] > norms[$1] || (norms[$0] == norms[$1] && rows[$0] < rows[$1]) }
+                .map { Member(row: rows[$0], score: norms[$0], weight: norms[$0]) }
+        }
+    }
+
+    private enum StopReason {
+        case tolerance, unchanged, noImprovement, noCorrelation, iterationLimit
+
+        func explanation(_ parameters: Parameters) -> String {
+            switch self {
+            case .tolerance: return "the relative residual fell below the tolerance \(parameters.tolerance)"
+            case .unchanged: return "the subset stopped changing (no other row lowers the residual)"
+            case .noImprovement: return "the next iteration did not lower the residual"
+            case .noCorrelation: return "no further row correlates positively with the residual"
+            case .iterationLimit: return "the iteration limit (\(parameters.iterations)) was reached"
+            }
+        }
+    }
+
+    /// Seconds per phase, reported in the diagnostics.
+    private struct PhaseTimings {
+        var targets = 0.0, correlation = 0.0, gather = 0.0, gram = 0.0, nnls = 0.0, residual = 0.0
+        var dictionary: [String: Double] {
+            ["targets": targets, "correlation": correlation, "gather": gather, "gram": gram, "nnls": nnls, "residual": residual]
+        }
+    }
+}
+
+/// Wall-clock helpers for GTP's phase timings.
+enum GTPTiming {
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}

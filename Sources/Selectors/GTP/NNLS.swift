@@ -1,0 +1,97 @@
+import Dispatch
+
+/// Non-negative least squares from the Gram matrix: min ||A x - b||^2 subject to x >= 0, given only
+/// G = A^T A and A^T b.
+///
+/// The method is Lawson-Hanson's active set with an incrementally updated Cholesky factor of the
+/// passive set (see `ActiveSetNNLS` for the details and the two safe departures from the textbook:
+/// several variables may enter per step, and numerically dependent columns never enter). Working on
+/// the p x p Gram matrix makes each step independent of the length of the columns of A, and a problem
+/// with many right-hand sides shares one Gram matrix.
+///
+/// Rank-deficient problems (duplicate columns, more columns than rows) are handled: the value
+/// ||A x - b|| is optimal, and x is a basic solution (its positive entries belong to linearly
+/// independent columns), so of two identical columns at most one is positive.
+public enum NNLS {
+    /// Solves one problem.
+    ///
+    /// - Parameters:
+    ///   - gram: G = A^T A, p x p, row-major, symmetric positive semi-definite.
+    ///   - atb: A^T b, length p.
+    ///   - warmStart: an optional starting point (negative entries count as zero); a good one, such as
+    ///     the solution of a nearby problem, saves most of the work.
+    ///   - maxIterations: a cap on the gradient evaluations (default 3p + 30, which exact arithmetic
+    ///     never needs); when it is hit, the last feasible iterate is returned.
+    /// - Returns: x, length p, all entries >= 0.
+    public static func solve(
+        gram: [Double], p: Int, atb: [Double], warmStart: [Double]? = nil, maxIterations: Int? = nil
+    ) -> [Double] {
+        precondition(p >= 0 && gram.count == p * p, "the Gram matrix must hold p * p = \(p * p) values, not \(gram.count)")
+        precondition(atb.count == p, "A^T b must have p = \(p) entries, not \(atb.count)")
+        precondition(warmStart.map { $0.count == p } ?? true, "the warm start must have p = \(p) entries")
+        guard p > 0 else { return [] }
+        return gram.withUnsafeBufferPointer { g in
+            atb.withUnsafeBufferPointer { b in
+                if let warmStart {
+                    return warmStart.withUnsafeBufferPointer { w in
+                        solve(gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations)
+                    }
+                }
+                return solve(gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations)
+            }
+        }
+    }
+
+    /// Solves one problem per right-hand side, all sharing the Gram matrix (for GTP: one per target
+    /// group), in parallel on the available cores. Each answer equals what ``solve(gram:p:atb:warmStart:maxIterations:)``
+    /// returns for that right-hand side alone.
+    ///
+    /// - Parameters:
+    ///   - atbs: A^T b_j for each right-hand side j, each of length p.
+    ///   - warmStarts: nil, or one optional starting point per right-hand side.
+    public static func solve(
+        gram: [Double], p: Int, atbs: [[Double]], warmStarts: [[Double]?]? = nil, maxIterations: Int? = nil
+    ) -> [[Double]] {
+        precondition(p >= 0 && gram.count == p * p, "the Gram matrix must hold p * p = \(p * p) values, not \(gram.count)")
+        precondition(atbs.allSatisfy { $0.count == p }, "every A^T b must have p = \(p) entries")
+        precondition(warmStarts.map { $0.count == atbs.count } ?? true, "one warm start (or nil) per right-hand side")
+        precondition(warmStarts.map { $0.allSatisfy { $0.map { $0.count == p } ?? true } } ?? true, "warm starts must have p = \(p) entries")
+        guard p > 0 else { return atbs.map { _ in [] } }
+        var results = [[Double]](repeating: [], count: atbs.count)
+        gram.withUnsafeBufferPointer { g in
+            results.withUnsafeMutableBufferPointer { out in
+                let shared = SharedPointers(gram: g.baseAddress!, results: out.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: atbs.count) { j in
+                    let gramBase = shared.gram, outBase = shared.results
+                    let x = atbs[j].withUnsafeBufferPointer { b in
+                        if let start = warmStarts?[j] {
+                            return start.withUnsafeBufferPointer { w in
+                                solve(gram: gramBase, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations)
+                            }
+                        }
+                        return solve(gram: gramBase, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations)
+                    }
+                    outBase[j] = x
+                }
+            }
+        }
+        return results
+    }
+
+    /// The pointer-level entry point (no copies of the Gram matrix).
+    static func solve(
+        gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>, warmStart: UnsafePointer<Double>?,
+        maxIterations: Int?
+    ) -> [Double] {
+        let solver = ActiveSetNNLS(gram: gram, p: p, atb: atb)
+        solver.run(warmStart: warmStart, maxIterations: maxIterations ?? (3 * p + 30))
+        return Array(UnsafeBufferPointer(start: solver.x, count: p))
+    }
+}
+
+/// The Gram matrix and the result slots, shared read-only (respectively one slot per task) by the
+/// concurrent solves.
+private struct SharedPointers: @unchecked Sendable {
+    let gram: UnsafePointer<Double>
+    let results: UnsafeMutablePointer<[Double]>
+}
