@@ -141,6 +141,7 @@ public enum SPICE {
 
         diagnostics.counters["usableRows"] = Double(rows.count)
         diagnostics.counters["nonFiniteRows"] = Double(rows.nonFiniteRows.count)
+        diagnostics.counters["unusableRows"] = Double(gradients.rowCount - rows.count - rows.nonFiniteRows.count)
         diagnostics.counters["evaluations"] = Double(evaluations)
         diagnostics.counters["dotProducts"] = Double(products)
         diagnostics.counters["abandonedRefreshes"] = Double(abandoned)
