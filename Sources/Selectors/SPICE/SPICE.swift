@@ -153,7 +153,7 @@ public enum SPICE {
         if !rows.nonFiniteRows.isEmpty {
             let sample = rows.nonFiniteRows.prefix(5).map(String.init).joined(separator: ", ")
             diagnostics.notes.append(
-                "\(rows.nonFiniteRows.count) rows hold NaN or infinity and were never considered (rows \(sample)\(rows.nonFiniteRows.count > 5 ? ", ..." : ""))")
+                "\(rows.nonFiniteRows.count) rows hold NaN or infinity, or a norm too large for Float32, and were never considered (rows \(sample)\(rows.nonFiniteRows.count > 5 ? ", ..." : ""))")
         }
         if members.count < budget {
             var why: [String] = []
