@@ -12,9 +12,10 @@ import Foundation
 /// derivation. `lazy = false` runs the plain greedy and picks the same sequence.
 ///
 /// `pool` mode reproduces the released code's windowed selection (train.py): the usable rows in a
-/// seeded random order, cut into windows of `pool` rows (default 128, the released default), and the
-/// same greedy run afresh in each window (M = I, empty sum) for that window's share of the budget
-/// (see ``poolShares(windowSizes:budget:perPool:)``).
+/// seeded random order (quadcat's own generator, so not the same order as torch.randperm), cut into
+/// windows of `pool` rows (default 128, the released `pool_size`), and the same greedy run afresh in
+/// each window (M = I, empty sum) for that window's share of the budget (see
+/// ``poolShares(windowSizes:budget:perPool:)``; `perPool` = 64 gives the released `select_k`).
 ///
 /// Differences from the released code, on purpose: it scores with a diagonal-Fisher surrogate
 /// (den += alpha * g^4 elementwise after each pick, gain log(1 + alpha * sum g^2 / den)) and, by
