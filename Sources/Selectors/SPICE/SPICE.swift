@@ -12,9 +12,10 @@ import Foundation
 /// derivation. `lazy = false` runs the plain greedy and picks the same sequence.
 ///
 /// `pool` mode reproduces the released code's windowed selection (train.py): the usable rows in a
-/// seeded random order, cut into windows of `pool` rows (default 128, the released default), and the
-/// same greedy run afresh in each window (M = I, empty sum) for that window's share of the budget
-/// (see ``poolShares(windowSizes:budget:perPool:)``).
+/// seeded random order (quadcat's own generator, so not the same order as torch.randperm), cut into
+/// windows of `pool` rows (default 128, the released `pool_size`), and the same greedy run afresh in
+/// each window (M = I, empty sum) for that window's share of the budget (see
+/// ``poolShares(windowSizes:budget:perPool:)``; `perPool` = 64 gives the released `select_k`).
 ///
 /// Differences from the released code, on purpose: it scores with a diagonal-Fisher surrogate
 /// (den += alpha * g^4 elementwise after each pick, gain log(1 + alpha * sum g^2 / den)) and, by
@@ -141,6 +142,7 @@ public enum SPICE {
 
         diagnostics.counters["usableRows"] = Double(rows.count)
         diagnostics.counters["nonFiniteRows"] = Double(rows.nonFiniteRows.count)
+        diagnostics.counters["unusableRows"] = Double(gradients.rowCount - rows.count - rows.nonFiniteRows.count)
         diagnostics.counters["evaluations"] = Double(evaluations)
         diagnostics.counters["dotProducts"] = Double(products)
         diagnostics.counters["abandonedRefreshes"] = Double(abandoned)
@@ -152,7 +154,7 @@ public enum SPICE {
         if !rows.nonFiniteRows.isEmpty {
             let sample = rows.nonFiniteRows.prefix(5).map(String.init).joined(separator: ", ")
             diagnostics.notes.append(
-                "\(rows.nonFiniteRows.count) rows hold NaN or infinity and were never considered (rows \(sample)\(rows.nonFiniteRows.count > 5 ? ", ..." : ""))")
+                "\(rows.nonFiniteRows.count) rows hold NaN or infinity, or a norm too large for Float32, and were never considered (rows \(sample)\(rows.nonFiniteRows.count > 5 ? ", ..." : ""))")
         }
         if members.count < budget {
             var why: [String] = []

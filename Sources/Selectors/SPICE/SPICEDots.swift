@@ -69,6 +69,36 @@ extension SPICE {
             return SIMD4(s0, s1, s2, s3)
         }
 
+        /// (a0 . b0, a1 . b1, a2 . b2, a3 . b3), each bit-identical to ``dot(_:_:_:)``: four
+        /// independent products interleaved, so that single products do not wait on one
+        /// accumulator's latency.
+        @inline(__always)
+        static func dotPairs4(
+            _ a0: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+            _ a2: UnsafePointer<Float>, _ b2: UnsafePointer<Float>, _ a3: UnsafePointer<Float>, _ b3: UnsafePointer<Float>,
+            _ n: Int
+        ) -> SIMD4<Float> {
+            let chunks = n & ~7
+            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+            var c = 0
+            while c < chunks {
+                acc0 += load(a0 + c) * load(b0 + c)
+                acc1 += load(a1 + c) * load(b1 + c)
+                acc2 += load(a2 + c) * load(b2 + c)
+                acc3 += load(a3 + c) * load(b3 + c)
+                c += 8
+            }
+            var s0 = reduce(acc0), s1 = reduce(acc1), s2 = reduce(acc2), s3 = reduce(acc3)
+            while c < n {
+                s0 += a0[c] * b0[c]
+                s1 += a1[c] * b1[c]
+                s2 += a2[c] * b2[c]
+                s3 += a3[c] * b3[c]
+                c += 1
+            }
+            return SIMD4(s0, s1, s2, s3)
+        }
+
         /// y -= c0 b0 + c1 b1 + c2 b2 + c3 b3, subtracting the four terms in that order per element.
         @inline(__always)
         static func subtract4(

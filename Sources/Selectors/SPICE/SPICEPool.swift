@@ -2,7 +2,9 @@ extension SPICE {
     /// The windows of `pool` mode: the given rows in a seeded random order, cut into consecutive
     /// windows of `pool` rows (the last one shorter when the count is not a multiple).
     ///
-    /// Public so that a user (or a test) can see exactly which rows competed with which.
+    /// ``select(gradients:budget:parameters:)`` calls it with the usable rows that hold no NaN or
+    /// infinity, in ascending order. Public so that a user (or a test) can see exactly which rows
+    /// competed with which.
     public static func poolWindows(rows: [Int], pool: Int, seed: UInt64) -> [[Int]] {
         precondition(pool > 0, "pool must be positive")
         var order = rows

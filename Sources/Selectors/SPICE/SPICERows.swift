@@ -14,7 +14,8 @@ extension SPICE {
         let rowIds: [Int]
         /// ||g||^2 of each compact row, from the same Float32 dot kernel the greedy updates with.
         let squaredNorms: [Double]
-        /// Rows inside the usable mask that hold a NaN or infinity (never candidates).
+        /// Rows inside the usable mask that hold a NaN or infinity, or whose squared norm overflows
+        /// Float32 (never candidates).
         let nonFiniteRows: [Int]
 
         var count: Int { rowIds.count }
@@ -28,26 +29,25 @@ extension SPICE {
             var rowIds: [Int] = []
             rowIds.reserveCapacity(expected)
             var nonFinite: [Int] = []
+            var norms: [Double] = []
+            norms.reserveCapacity(expected)
             try source.forEachBlock { block in
                 for i in 0..<block.rowCount {
                     let r = block.firstRow + i
                     if let usable, !usable.contains(r) { continue }
                     let row = block.row(i)
-                    if d > 0, qc_first_nonfinite_f32(row.baseAddress!, d) >= 0 {
-                        nonFinite.append(r)
-                        continue
+                    var squaredNorm = 0.0
+                    if d > 0 {
+                        // A row whose squared norm overflows Float32 is as unusable as one with a NaN.
+                        squaredNorm = Double(Dots.dot(row.baseAddress!, row.baseAddress!, d))
+                        guard qc_first_nonfinite_f32(row.baseAddress!, d) < 0, squaredNorm.isFinite else {
+                            nonFinite.append(r)
+                            continue
+                        }
                     }
                     values.append(contentsOf: row)
                     rowIds.append(r)
-                }
-            }
-            var norms = [Double](repeating: 0, count: rowIds.count)
-            if d > 0 {
-                values.withUnsafeBufferPointer { x in
-                    for i in 0..<rowIds.count {
-                        let g = x.baseAddress! + i * d
-                        norms[i] = Double(Dots.dot(g, g, d))
-                    }
+                    norms.append(squaredNorm)
                 }
             }
             self.dimension = d
