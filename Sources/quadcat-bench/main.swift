@@ -2,7 +2,7 @@ import Foundation
 
 // `make bench`: the figures in BENCHMARKS.md. Run on an otherwise idle machine.
 //   quadcat-bench [--work DIR] [--rows N] [--only catalog|selectors]
-var arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
