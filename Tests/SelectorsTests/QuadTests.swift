@@ -68,6 +68,7 @@ struct QuadTests {
         return (0..<gradients.rows).map { r in
             if let usable, !usable.contains(r) { return .nan }
             let g = gradients.row(r).map(Double.init)
+            if g.contains(where: { !$0.isFinite }) { return .nan }
             let norm = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if norm == 0 { return .nan }
             return zip(g, mean).reduce(0) { $0 + $1.0 * $1.1 } / norm
@@ -90,7 +91,12 @@ struct QuadTests {
         var random = SeededRandom(seed: 11)
         let n = 3000, d = 37
         var gradients = Matrix(rows: n, columns: d, values: (0..<n * d).map { _ in Float(random.nextGaussian()) })
-        for j in 0..<d { gradients[5, j] = 0 }  // a zero gradient is unscored
+        for j in 0..<d {
+            gradients[5, j] = 0  // a zero gradient is unscored
+            gradients[6, j] *= 1e25  // squares overflow Float
+            gradients[7, j] *= 1e-30  // squares underflow Float
+        }
+        gradients[8, 3] = .infinity  // a non-finite gradient is unscored
         var mask = RowMask(count: n, allSet: true)
         for r in [0, 17, 1024, 2999] { mask.remove(r) }
         var target = Matrix(rows: 9, columns: d, values: (0..<9 * d).map { _ in Float(random.nextGaussian()) + 0.5 })
@@ -102,16 +108,22 @@ struct QuadTests {
             if expected[r].isNaN {
                 #expect(got[r].isNaN, "row \(r)")
             } else {
-                #expect(abs(Double(got[r]) - expected[r]) < 1e-5, "row \(r): \(got[r]) vs \(expected[r])")
+                #expect(abs(Double(got[r]) - expected[r]) < 2e-6, "row \(r): \(got[r]) vs \(expected[r])")
             }
         }
-        #expect(got.count { $0.isNaN } == 5)
+        #expect(got.count { $0.isNaN } == 6)
     }
 
-    @Test func influencePassRejectsMismatchedOrEmptyTargets() throws {
+    @Test func mismatchedEmptyOrUnscoredInputsAreRejected() throws {
         let gradients = Matrix(rows: 4, columns: 3, repeating: 1)
         #expect(throws: SelectorError.self) { try Quad.influences(gradients: gradients, target: Matrix(rows: 2, columns: 4, repeating: 1)) }
         #expect(throws: SelectorError.self) { try Quad.influences(gradients: gradients, target: Matrix(rows: 2, columns: 3)) }
+        // Nothing scored: nothing can estimate a reward.
+        let none = MaskedMatrix(gradients, usableRows: RowMask(count: 4, allSet: false))
+        #expect(throws: SelectorError.self) {
+            try Quad.select(gradients: none, target: Matrix(rows: 1, columns: 3, repeating: 1),
+                            embeddings: Matrix(rows: 4, columns: 2, repeating: 1), budget: 2, parameters: Quad.Parameters())
+        }
     }
 
     @Test func budgetIsMetExactlyAndMembersAreUnique() throws {

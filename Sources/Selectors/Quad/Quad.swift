@@ -53,6 +53,9 @@ public enum Quad {
         var clock = ContinuousClock.now
         let influence = try influences(gradients: gradients, target: target)
         let influenceTime = elapsed(since: &clock)
+        guard influence.contains(where: { !$0.isNaN }) else {
+            throw SelectorError("no row of the gradient column has a usable, non-zero gradient: Quad has nothing to score")
+        }
         let clustering = try fitClusters(
             embeddings: embeddings, clusters: parameters.clusters, seed: parameters.seed, sample: parameters.kmeansSample)
         let kmeansTime = elapsed(since: &clock)

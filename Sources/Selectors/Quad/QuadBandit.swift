@@ -47,6 +47,7 @@ extension Quad {
         /// The (at most) `m` highest-scoring clusters for which `isOpen` holds, best first; ties go to
         /// the lower cluster number.
         public func best(_ m: Int, where isOpen: (Int) -> Bool) -> [Int] {
+            guard m > 0 else { return [] }
             var candidates: [(score: Double, cluster: Int)] = []
             candidates.reserveCapacity(neighbours.count)
             for cluster in neighbours.indices where isOpen(cluster) { candidates.append((score(cluster), cluster)) }
