@@ -23,7 +23,8 @@ struct RealbenchSelectionTests {
             let share = Double(rows.filter { labels.domains[$0] == "python_docs" }.count) / Double(max(rows.count, 1))
             let pairs = rows.filter { labels.duplicateOf[$0].map(rows.contains) ?? false }.count
             shares[selector] = share
-            lines.append(String(format: "%-8@ %5d  %11.1f%%  %15d  %7.2f", selector.rawValue, rows.count, 100 * share, pairs, subset.elapsedSeconds))
+            let name = selector.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+            lines.append(name + String(format: " %5d  %11.1f%%  %15d  %7.2f", rows.count, 100 * share, pairs, subset.elapsedSeconds))
             #expect(rows.count <= 600 && rows.count > 0)
             if selector != .gtp { #expect(rows.count == 600, "\(selector)") }
         }
