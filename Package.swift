@@ -51,7 +51,7 @@ let package = Package(
         // Shared by the test targets only: temporary directories, fixture files, running the binary.
         .target(name: "TestSupport", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels"], path: "Tests/Support"),
         // `make bench`: throughput and selector timings against a NumPy reference (BENCHMARKS.md).
-        .executableTarget(name: "quadcat-bench", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels"]),
+        .executableTarget(name: "quadcat-bench", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels"]),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),

@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 
-// `make bench`: the figures in BENCHMARKS.md. Run on an otherwise idle machine.
-//   quadcat-bench [--work DIR] [--rows N] [--only catalog|selectors]
+// `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
+//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -9,7 +10,30 @@ func option(_ name: String) -> String? {
 }
 let work = URL(fileURLWithPath: option("--work") ?? FileManager.default.temporaryDirectory.appendingPathComponent("quadcat-bench").path)
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let only = option("--only")
-if only == nil || only == "catalog" {
-    _ = try CatalogBench(work: work, rows: Int(option("--rows") ?? "") ?? 500_000).run()
+
+struct Results: Codable {
+    var catalog: CatalogBench.Results?
+    var selectors: [SelectorBench.Row]?
 }
+var results = Results()
+if only == nil || only == "catalog" {
+    results.catalog = try CatalogBench(work: work, rows: Int(option("--rows") ?? "") ?? 500_000).run()
+}
+if only == nil || only == "selectors" {
+    var datasets: [SelectorBench.Dataset] = []
+    if let root = Fixtures.realbench {
+        datasets.append(try SelectorBench.realbench(root, work: work))
+    } else {
+        print("(../shared/realbench is absent: skipping it)")
+    }
+    datasets.append(try SelectorBench.synthetic(rows: Int(option("--synthetic-rows") ?? "") ?? 100_000, work: work))
+    let bench = SelectorBench(work: work, repository: repository, numpyLimit: Double(option("--numpy-limit") ?? "") ?? 900)
+    results.selectors = try bench.run(datasets: datasets)
+}
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+let out = work.appendingPathComponent("results.json")
+try encoder.encode(results).write(to: out)
+print("results: \(out.path)")
