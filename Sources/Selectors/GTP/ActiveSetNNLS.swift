@@ -1,4 +1,5 @@
 import COpenBLAS
+
 /// One non-negative least-squares problem min ||A x - b||^2, x >= 0, solved from the Gram matrix
 /// G = A^T A and A^T b alone by the Lawson-Hanson active-set method (Lawson & Hanson 1974, ch. 23;
 /// on the Gram matrix as in Bro & De Jong's FNNLS, 1997).
@@ -16,7 +17,8 @@ import COpenBLAS
 /// - Rank deficiency (duplicate or dependent columns, p larger than the rank): a variable whose new
 ///   Cholesky pivot is below `pivotTolerance` times its diagonal is linearly dependent on the passive
 ///   set, so its gradient there is zero at the passive optimum; it is not admitted (admitting it would
-///   make G_PP singular) and is not offered again until a removal shrinks the passive set.
+///   make G_PP singular), the rest of that batch waits for the next gradient, and refused variables
+///   are offered once more before the method stops if a removal has shrunk the passive set since.
 final class ActiveSetNNLS {
     /// A column enters only if its squared distance to the span of the passive columns exceeds this
     /// fraction of its squared norm (an angle of about 1e-5 rad).

@@ -39,8 +39,8 @@ struct CandidateSystem {
 
         var start = ContinuousClock.now
         let freshTrajectories = try layout.poolTrajectories(rows: fresh.map { rows[$0] })
-        var trajectories = [Double](repeating: 0, count: n * dimension)
-        trajectories.withUnsafeMutableBufferPointer { out in
+        // Every row is written below: kept rows from the previous system, new rows just gathered.
+        let trajectories = [Double](unsafeUninitializedCapacity: n * dimension) { out, initialized in
             if let previous {
                 previous.trajectories.withUnsafeBufferPointer { old in
                     for (i, p) in reused {
@@ -53,59 +53,71 @@ struct CandidateSystem {
                     (out.baseAddress! + i * dimension).update(from: new.baseAddress! + k * dimension, count: dimension)
                 }
             }
+            initialized = n * dimension
         }
         cost.gather += GTPTiming.seconds(since: start)
 
         start = ContinuousClock.now
-        var gram = [Double](repeating: 0, count: n * n)
+        // Every entry is written below: reused pairs from the previous matrix, the rest computed.
+        let gram = [Double](unsafeUninitializedCapacity: n * n) { g, initialized in
+            let g = g.baseAddress!
+            if let previous {
+                previous.gram.withUnsafeBufferPointer { old in
+                    for (i, pi) in reused {
+                        let source = old.baseAddress! + pi * previous.count
+                        let target = g + i * n
+                        for (j, pj) in reused { target[j] = source[pj] }
+                    }
+                }
+            }
+            // New rows among themselves: the upper triangle by SYRK (half a GEMM's work), both
+            // triangles then set from one computed value so the matrix is exactly symmetric.
+            let f = fresh.count
+            if f > 0 {
+                let block = [Double](unsafeUninitializedCapacity: f * f) { b, count in
+                    freshTrajectories.withUnsafeBufferPointer { a in
+                        cblas_dsyrk(
+                            CblasRowMajor, CblasUpper, CblasNoTrans, Int32(f), Int32(dimension), 1,
+                            a.baseAddress!, Int32(dimension), 0, b.baseAddress!, Int32(f))
+                    }
+                    count = f * f
+                }
+                block.withUnsafeBufferPointer { b in
+                    scatterSymmetric(b.baseAddress!, ld: f, rows: fresh, columns: fresh, upperOnly: true, into: g, n: n)
+                }
+            }
+            // New rows against kept rows: one GEMM.
+            if f > 0, !reused.isEmpty, let previous {
+                let r = reused.count
+                var kept = [Double](repeating: 0, count: r * dimension)
+                previous.trajectories.withUnsafeBufferPointer { old in
+                    kept.withUnsafeMutableBufferPointer { out in
+                        for (b, (_, p)) in reused.enumerated() {
+                            (out.baseAddress! + b * dimension).update(from: old.baseAddress! + p * dimension, count: dimension)
+                        }
+                    }
+                }
+                var cross = [Double](repeating: 0, count: f * r)
+                freshTrajectories.withUnsafeBufferPointer { a in
+                    kept.withUnsafeBufferPointer { k in
+                        cross.withUnsafeMutableBufferPointer { c in
+                            BLAS.dgemm(
+                                transposeB: true, m: f, n: r, k: dimension,
+                                a: a.baseAddress!, lda: dimension, b: k.baseAddress!, ldb: dimension,
+                                c: c.baseAddress!, ldc: r)
+                        }
+                    }
+                }
+                cross.withUnsafeBufferPointer { c in
+                    scatterSymmetric(c.baseAddress!, ld: r, rows: fresh, columns: reused.map(\.position), upperOnly: false, into: g, n: n)
+                }
+            }
+            initialized = n * n
+        }
         var products = [Double](repeating: 0, count: n * groups)
         if let previous {
-            previous.gram.withUnsafeBufferPointer { old in
-                gram.withUnsafeMutableBufferPointer { g in
-                    for (i, pi) in reused {
-                        for (j, pj) in reused { g[i * n + j] = old[pi * previous.count + pj] }
-                    }
-                }
-            }
             for (i, p) in reused {
                 for j in 0..<groups { products[i * groups + j] = previous.targetProducts[p * groups + j] }
-            }
-        }
-        if fresh.count == n {
-            // Nothing to reuse: the upper triangle by SYRK (half the work of a GEMM), then mirrored.
-            trajectories.withUnsafeBufferPointer { a in
-                gram.withUnsafeMutableBufferPointer { g in
-                    cblas_dsyrk(
-                        CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(dimension), 1,
-                        a.baseAddress!, Int32(dimension), 0, g.baseAddress!, Int32(n))
-                    for i in 0..<n { for j in 0..<i { g[i * n + j] = g[j * n + i] } }
-                }
-            }
-        } else if !fresh.isEmpty {
-            // New rows against all rows: B = A_new A_T^T (fresh.count x n).
-            var cross = [Double](repeating: 0, count: fresh.count * n)
-            freshTrajectories.withUnsafeBufferPointer { a in
-                trajectories.withUnsafeBufferPointer { t in
-                    cross.withUnsafeMutableBufferPointer { b in
-                        BLAS.dgemm(
-                            transposeB: true, m: fresh.count, n: n, k: dimension,
-                            a: a.baseAddress!, lda: dimension, b: t.baseAddress!, ldb: dimension,
-                            c: b.baseAddress!, ldc: n)
-                    }
-                }
-            }
-            var isFresh = [Bool](repeating: false, count: n)
-            for i in fresh { isFresh[i] = true }
-            gram.withUnsafeMutableBufferPointer { g in
-                for (k, i) in fresh.enumerated() {
-                    for j in 0..<n {
-                        // Both triangles from one computed value, so the matrix is exactly symmetric.
-                        if isFresh[j] && j < i { continue }
-                        let value = cross[k * n + j]
-                        g[i * n + j] = value
-                        g[j * n + i] = value
-                    }
-                }
             }
         }
         if !fresh.isEmpty {
@@ -127,6 +139,34 @@ struct CandidateSystem {
         cost.gram += GTPTiming.seconds(since: start)
         return CandidateSystem(
             rows: rows, trajectories: trajectories, gram: gram, targetProducts: products, dimension: dimension, groups: groups)
+    }
+
+    /// Writes block entry (a, b) to g[rows[a], columns[b]] and g[columns[b], rows[a]] (only b >= a when
+    /// `upperOnly`), tile by tile so that the transposed writes stay within a few pages of g.
+    private static func scatterSymmetric(
+        _ block: UnsafePointer<Double>, ld: Int, rows: [Int], columns: [Int], upperOnly: Bool,
+        into g: UnsafeMutablePointer<Double>, n: Int
+    ) {
+        let tile = 64
+        for a0 in stride(from: 0, to: rows.count, by: tile) {
+            let a1 = min(a0 + tile, rows.count)
+            for b0 in stride(from: upperOnly ? a0 : 0, to: columns.count, by: tile) {
+                let b1 = min(b0 + tile, columns.count)
+                for a in a0..<a1 {
+                    let i = rows[a]
+                    for b in (upperOnly ? max(a, b0) : b0)..<b1 {
+                        let value = block[a * ld + b]
+                        g[i * n + columns[b]] = value
+                    }
+                }
+                for b in b0..<b1 {
+                    let j = columns[b]
+                    for a in a0..<(upperOnly ? min(a1, b + 1) : a1) {
+                        g[j * n + rows[a]] = block[a * ld + b]
+                    }
+                }
+            }
+        }
     }
 
     /// The system of the rows at the given positions (ascending), without recomputation.

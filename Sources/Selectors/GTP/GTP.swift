@@ -86,8 +86,11 @@ public enum GTP {
             let fullFit = current.fit(warmStart: kept.spread(over: current.rows, groups: targets.count))
             let norms = rowNorms(fullFit, groups: targets.count)
             diagnostics.counters["support.\(iteration)"] = Double(norms.filter { $0 > 0 }.count)
-            let prunedPositions = topK(norms.map { Float($0) }, k: k) { norms[$0] > 0 }.sorted()
-            let pruned = current.restricted(to: prunedPositions)
+            // The k largest non-zero row norms (ties: lower row, i.e. lower position), kept in row order.
+            let prunedPositions = norms.indices.filter { norms[$0] > 0 }
+                .sorted { norms[$0] > norms[$1] || (norms[$0] == norms[$1] && $0 < $1) }
+                .prefix(k).sorted()
+            let pruned = current.restricted(to: Array(prunedPositions))
             let prunedStart = prunedPositions.flatMap { i in (0..<targets.count).map { fullFit[i * targets.count + $0] } }
             let refit = pruned.fit(warmStart: prunedStart)
             timings.nnls += GTPTiming.seconds(since: clock)
