@@ -111,8 +111,8 @@ public enum GTP {
             if !(relative < kept.relativeResidual) {
                 stop = .noImprovement
                 diagnostics.notes.append(
-                    "iteration \(iteration) would have raised the relative residual from \(format(kept.relativeResidual)) to "
-                        + "\(format(relative)) (CoSaMP's pruning to k rows can do that); the subset of iteration \(iteration - 1) is kept")
+                    "iteration \(iteration) did not lower the relative residual (\(format(kept.relativeResidual)) -> \(format(relative)); "
+                        + "CoSaMP's pruning to k rows can raise it), so the subset of iteration \(iteration - 1) is kept")
                 break
             }
             kept = Fit(rows: chosen.rows, weights: weights, relativeResidual: relative)
