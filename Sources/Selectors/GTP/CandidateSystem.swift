@@ -5,8 +5,12 @@ import COpenBLAS
 ///
 /// Built incrementally: rows already present in the previous iteration's system (the kept subset S
 /// always is, and much of the new 2k best-correlated rows usually is) bring their trajectories, Gram
-/// entries and products along; only the new rows are gathered from the store and multiplied, with
-/// one GEMM of the new rows against all rows.
+/// entries and products along; only the new rows are gathered from the store and multiplied: a SYRK
+/// among the new rows and a GEMM of the new rows against the kept ones.
+///
+/// The Gram matrix is computed in Double from Double trajectories on purpose: an exact duplicate of
+/// a row must come out as an exactly dependent column, so that the NNLS refuses it (in Float the
+/// rounding of the products would leave a spurious pivot of about 1e-7 and let both copies in).
 struct CandidateSystem {
     /// Pool rows, ascending.
     let rows: [Int]
@@ -21,9 +25,10 @@ struct CandidateSystem {
 
     var count: Int { rows.count }
 
-    /// Seconds spent gathering trajectories and multiplying (for the diagnostics).
+    /// Seconds spent gathering trajectories and multiplying, and rows gathered (for the diagnostics).
     struct Cost { var gather = 0.0; var gram = 0.0; var newRows = 0 }
 
+    /// The system of `rows` (ascending), reusing what `previous` already holds.
     static func build(
         rows: [Int], layout: TrajectoryLayout, targets: TargetGroups, reusing previous: CandidateSystem?, cost: inout Cost
     ) throws -> CandidateSystem {
