@@ -50,10 +50,17 @@ final class ResidualCorrelator {
                             }
                         }
                         products.withUnsafeMutableBufferPointer { p in
-                            BLAS.gemm(
-                                transposeB: true, m: rows, n: groups, k: d,
-                                a: block.values.baseAddress!, lda: d, b: r.baseAddress! + offset, ldb: dimension,
-                                c: p.baseAddress!, ldc: groups)
+                            if groups == 1 {
+                                // A single target: a matrix-vector product, without GEMM's packing copies.
+                                BLAS.gemv(
+                                    rows: rows, columns: d, a: block.values.baseAddress!, lda: d,
+                                    x: r.baseAddress! + offset, y: p.baseAddress!)
+                            } else {
+                                BLAS.gemm(
+                                    transposeB: true, m: rows, n: groups, k: d,
+                                    a: block.values.baseAddress!, lda: d, b: r.baseAddress! + offset, ldb: dimension,
+                                    c: p.baseAddress!, ldc: groups)
+                            }
                             for i in 0..<rows {
                                 let factor = rowFactors[block.firstRow + i]
                                 guard factor != 0 else { continue }
