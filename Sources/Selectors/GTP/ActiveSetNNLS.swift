@@ -16,14 +16,12 @@ extension NNLS {
     ///   and a strictly smaller objective, so the method stays finite and exact; it just needs far fewer
     ///   gradient evaluations (each costs |P| x p) when the optimum has hundreds of positive entries.
     /// - Rank deficiency (duplicate or dependent columns, p larger than the rank): a variable whose new
-    ///   Cholesky pivot is below `pivotTolerance` times its diagonal is linearly dependent on the passive
+    ///   Cholesky pivot squared is below `pivotTolerance` times its diagonal (the squared sine of its
+    ///   angle to the span of the passive columns) counts as linearly dependent on the passive
     ///   set, so its gradient there is zero at the passive optimum; it is not admitted (admitting it would
     ///   make G_PP singular), the rest of that batch waits for the next gradient, and refused variables
     ///   are offered once more before the method stops if a removal has shrunk the passive set since.
     final class ActiveSetNNLS {
-        /// A column enters only if its squared distance to the span of the passive columns exceeds this
-        /// fraction of its squared norm (an angle of about 1e-5 rad).
-        static let pivotTolerance = 1e-10
         /// Scaled gradients w_j / ||a_j|| below this multiple of max(max_j |(A^T b)_j| / ||a_j||, sum_P ||a_i|| x_i)
         /// count as zero (the second term bounds the rounding error of w = A^T b - G x).
         static let gradientTolerance = 1e-10
@@ -67,7 +65,12 @@ extension NNLS {
         /// Outer iterations run (gradient evaluations).
         private(set) var iterations = 0
 
-        init(gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>) {
+        /// A column enters only if its squared distance to the span of the passive columns exceeds this
+        /// fraction of its squared norm.
+        private let pivotTolerance: Double
+
+        init(gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>, pivotTolerance: Double) {
+            self.pivotTolerance = pivotTolerance
             self.gram = gram
             self.p = p
             self.atb = atb
@@ -213,7 +216,7 @@ extension NNLS {
             for i in 0..<n { scratch[i] = row[passive[i]] }
             if n > 0 { cblas_dtpsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), factor, scratch, 1) }
             let pivotSquared = diagonal - DenseKernels.dot(n, scratch, scratch)
-            guard pivotSquared > Self.pivotTolerance * diagonal else { return false }
+            guard pivotSquared > pivotTolerance * diagonal else { return false }
             let pivot = pivotSquared.squareRoot()
             reserveFactor(rows: n + 1)
             let offset = n * (n + 1) / 2

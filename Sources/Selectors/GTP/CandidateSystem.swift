@@ -196,7 +196,8 @@ extension GTP {
         func fit(warmStart: [Double]?) -> [Double] {
             let atbs = (0..<groups).map { j in (0..<count).map { targetProducts[$0 * groups + j] } }
             let starts: [[Double]?]? = warmStart.map { w in (0..<groups).map { j in (0..<count).map { w[$0 * groups + j] } } }
-            let solutions = NNLS.solve(gram: gram, p: count, atbs: atbs, warmStarts: starts)
+            let solutions = NNLS.solve(
+                gram: gram, p: count, atbs: atbs, warmStarts: starts, pivotTolerance: GTP.dependenceTolerance)
             var weights = [Double](repeating: 0, count: count * groups)
             for j in 0..<groups { for i in 0..<count { weights[i * groups + j] = solutions[j][i] } }
             return weights
