@@ -170,6 +170,25 @@ import Testing
         }
     }
 
+    @Test func pivotToleranceMergesNearlyParallelColumns() {
+        var random = SeededRandom(seed: 16)
+        for _ in 0..<20 {
+            let m = 30, p = 10
+            var columns = (0..<p).map { _ in Self.gaussianVector(m, &random) }
+            // Column 6 is column 1 turned by about 1e-4 rad (sin^2 about 1e-8).
+            columns[6] = columns[1].map { $0 * (1 + 1e-4 * random.nextGaussian()) }
+            let b = (0..<m).map { columns[1][$0] + columns[6][$0] + 0.5 * columns[3][$0] + 0.3 * random.nextGaussian() }
+            let problem = Problem(columns: columns, b: b)
+            let merged = NNLS.solve(gram: problem.gram, p: p, atb: problem.atb, pivotTolerance: 1e-6)
+            #expect(merged[1] == 0 || merged[6] == 0)
+            // Treating them as one column costs almost nothing against the exact optimum.
+            let exact = problem.exhaustiveOptimum()
+            #expect(problem.objective(merged) <= exact + 1e-4 * Self.dot(b, b))
+            let many = NNLS.solve(gram: problem.gram, p: p, atbs: [problem.atb], pivotTolerance: 1e-6)
+            #expect(many[0] == merged)
+        }
+    }
+
     @Test func warmStartGivesTheSameAnswer() {
         var random = SeededRandom(seed: 14)
         for _ in 0..<20 {

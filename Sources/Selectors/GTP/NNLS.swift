@@ -11,8 +11,15 @@ import Dispatch
 ///
 /// Rank-deficient problems (duplicate columns, more columns than rows) are handled: the value
 /// ||A x - b|| is optimal, and x is a basic solution (its positive entries belong to linearly
-/// independent columns), so of two identical columns at most one is positive.
+/// independent columns), so of two identical columns at most one is positive. "Linearly dependent"
+/// means: the squared sine of the column's angle to the span of the positive columns is at most
+/// `pivotTolerance` (default ``defaultPivotTolerance``; a caller whose data carry fewer significant
+/// digits than Double, such as float16 gradients, may treat nearly parallel columns as one by raising it).
 public enum NNLS {
+    /// sin^2 of the smallest angle at which a column still counts as independent: 1e-10 (about 1e-5 rad),
+    /// safely above Double rounding in the Gram matrix.
+    public static let defaultPivotTolerance = 1e-10
+
     /// Solves one problem.
     ///
     /// - Parameters:
@@ -22,9 +29,11 @@ public enum NNLS {
     ///     the solution of a nearby problem, saves most of the work.
     ///   - maxIterations: a cap on the gradient evaluations (default 3p + 30, which exact arithmetic
     ///     never needs); when it is hit, the last feasible iterate is returned.
+    ///   - pivotTolerance: see the type's documentation.
     /// - Returns: x, length p, all entries >= 0.
     public static func solve(
-        gram: [Double], p: Int, atb: [Double], warmStart: [Double]? = nil, maxIterations: Int? = nil
+        gram: [Double], p: Int, atb: [Double], warmStart: [Double]? = nil, maxIterations: Int? = nil,
+        pivotTolerance: Double = defaultPivotTolerance
     ) -> [Double] {
         precondition(p >= 0 && gram.count == p * p, "the Gram matrix must hold p * p = \(p * p) values, not \(gram.count)")
         precondition(atb.count == p, "A^T b must have p = \(p) entries, not \(atb.count)")
@@ -34,10 +43,14 @@ public enum NNLS {
             atb.withUnsafeBufferPointer { b in
                 if let warmStart {
                     return warmStart.withUnsafeBufferPointer { w in
-                        solve(gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations)
+                        solve(
+                            gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!,
+                            maxIterations: maxIterations, pivotTolerance: pivotTolerance)
                     }
                 }
-                return solve(gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations)
+                return solve(
+                    gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations,
+                    pivotTolerance: pivotTolerance)
             }
         }
     }
@@ -50,7 +63,8 @@ public enum NNLS {
     ///   - atbs: A^T b_j for each right-hand side j, each of length p.
     ///   - warmStarts: nil, or one optional starting point per right-hand side.
     public static func solve(
-        gram: [Double], p: Int, atbs: [[Double]], warmStarts: [[Double]?]? = nil, maxIterations: Int? = nil
+        gram: [Double], p: Int, atbs: [[Double]], warmStarts: [[Double]?]? = nil, maxIterations: Int? = nil,
+        pivotTolerance: Double = defaultPivotTolerance
     ) -> [[Double]] {
         precondition(p >= 0 && gram.count == p * p, "the Gram matrix must hold p * p = \(p * p) values, not \(gram.count)")
         precondition(atbs.allSatisfy { $0.count == p }, "every A^T b must have p = \(p) entries")
@@ -66,10 +80,14 @@ public enum NNLS {
                     let x = atbs[j].withUnsafeBufferPointer { b in
                         if let start = warmStarts?[j] {
                             return start.withUnsafeBufferPointer { w in
-                                solve(gram: gramBase, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations)
+                                solve(
+                                    gram: gramBase, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!,
+                                    maxIterations: maxIterations, pivotTolerance: pivotTolerance)
                             }
                         }
-                        return solve(gram: gramBase, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations)
+                        return solve(
+                            gram: gramBase, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations,
+                            pivotTolerance: pivotTolerance)
                     }
                     outBase[j] = x
                 }
@@ -81,9 +99,10 @@ public enum NNLS {
     /// The pointer-level entry point (no copies of the Gram matrix).
     static func solve(
         gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>, warmStart: UnsafePointer<Double>?,
-        maxIterations: Int?
+        maxIterations: Int?, pivotTolerance: Double
     ) -> [Double] {
-        let solver = ActiveSetNNLS(gram: gram, p: p, atb: atb)
+        precondition(pivotTolerance >= 0 && pivotTolerance < 1, "the pivot tolerance must lie in [0, 1)")
+        let solver = ActiveSetNNLS(gram: gram, p: p, atb: atb, pivotTolerance: pivotTolerance)
         solver.run(warmStart: warmStart, maxIterations: maxIterations ?? (3 * p + 30))
         return Array(UnsafeBufferPointer(start: solver.x, count: p))
     }

@@ -1,81 +1,90 @@
 import CKernels
 
-/// The pursuit's identification step: c_z = sum_j max(0, (A^T R)_zj) for every pool row z, in one
-/// streaming pass over each checkpoint's gradients (A is never built).
-///
-/// (A^T R)_zj = sum_c sqrt(w_c) / ||g(z,c)|| * <g(z,c), R_cj>, where R_cj is the checkpoint-c part of the
-/// residual of group j. So each block of rows costs one GEMM (block rows x d_c) x (d_c x G) per
-/// checkpoint, and the per-row factors sqrt(w_c) / ||g(z,c)|| are measured during the first pass and
-/// kept (n x C floats).
-final class ResidualCorrelator {
-    private let layout: TrajectoryLayout
-    private let rowCount: Int
-    /// sqrt(w_c) / ||g(z,c)|| per checkpoint, zero where the row has no direction; nil before the first pass.
-    private var factors: [[Float]]?
-    /// Rows that can be chosen: usable at every checkpoint, with a finite non-zero gradient at each.
-    private(set) var eligible: RowMask
+extension GTP {
+    /// The pursuit's identification step: c_z = sum_j max(0, (A^T R)_zj) for every pool row z, in one
+    /// streaming pass over each checkpoint's gradients (A is never built).
+    ///
+    /// (A^T R)_zj = sum_c sqrt(w_c) / ||g(z,c)|| * <g(z,c), R_cj>, where R_cj is the checkpoint-c part of the
+    /// residual of group j. So each block of rows costs one GEMM (block rows x d_c) x (d_c x G) per
+    /// checkpoint, and the per-row factors sqrt(w_c) / ||g(z,c)|| are measured during the first pass and
+    /// kept (n x C floats).
+    final class ResidualCorrelator {
+        private let layout: TrajectoryLayout
+        private let rowCount: Int
+        /// sqrt(w_c) / ||g(z,c)|| per checkpoint, zero where the row has no direction; nil before the first pass.
+        private var factors: [[Float]]?
+        /// Rows that can be chosen: usable at every checkpoint, with a finite non-zero gradient at each.
+        private(set) var eligible: RowMask
 
-    init(layout: TrajectoryLayout) {
-        self.layout = layout
-        rowCount = layout.poolRows
-        eligible = layout.checkpoints.commonUsableRows() ?? RowMask(count: layout.poolRows, allSet: true)
-    }
+        init(layout: TrajectoryLayout) {
+            self.layout = layout
+            rowCount = layout.poolRows
+            eligible = layout.checkpoints.commonUsableRows() ?? RowMask(count: layout.poolRows, allSet: true)
+        }
 
-    /// c_z for every row (0 for rows that are not eligible), given the residual (groups x dimension).
-    func correlations(residual: [Double], groups: Int) throws -> [Float] {
-        let dimension = layout.dimension
-        precondition(residual.count == groups * dimension, "residual shape mismatch")
-        let residualF = residual.map { Float($0) }
-        var accumulated = [Float](repeating: 0, count: rowCount * groups)
-        let measuring = factors == nil
-        var measured: [[Float]] = []
-        for (c, checkpoint) in layout.checkpoints.enumerated() {
-            let d = checkpoint.pool.dimension
-            let offset = layout.offsets[c]
-            let rootWeight = Float(layout.rootWeights[c])
-            var rowFactors = measuring ? [Float](repeating: 0, count: rowCount) : factors![c]
-            var products: [Float] = []
-            var norms: [Float] = []
-            try residualF.withUnsafeBufferPointer { r in
-                try accumulated.withUnsafeMutableBufferPointer { acc in
-                    try checkpoint.pool.forEachBlock { block in
-                        let rows = block.rowCount
-                        if products.count < rows * groups { products = [Float](repeating: 0, count: rows * groups) }
-                        if measuring {
-                            if norms.count < rows { norms = [Float](repeating: 0, count: rows) }
-                            qc_row_norms_f32(block.values.baseAddress!, rows, d, &norms)
-                            for i in 0..<rows {
-                                let norm = norms[i]
-                                rowFactors[block.firstRow + i] = norm > 0 && norm.isFinite ? rootWeight / norm : 0
+        /// c_z for every row (0 for rows that are not eligible), given the residual (groups x dimension).
+        func correlations(residual: [Double], groups: Int) throws -> [Float] {
+            let dimension = layout.dimension
+            precondition(residual.count == groups * dimension, "residual shape mismatch")
+            let residualF = residual.map { Float($0) }
+            var accumulated = [Float](repeating: 0, count: rowCount * groups)
+            let measuring = factors == nil
+            var measured: [[Float]] = []
+            for (c, checkpoint) in layout.checkpoints.enumerated() {
+                let d = checkpoint.pool.dimension
+                let offset = layout.offsets[c]
+                let rootWeight = Float(layout.rootWeights[c])
+                var rowFactors = measuring ? [Float](repeating: 0, count: rowCount) : factors![c]
+                var products: [Float] = []
+                var norms: [Float] = []
+                try residualF.withUnsafeBufferPointer { r in
+                    try accumulated.withUnsafeMutableBufferPointer { acc in
+                        try checkpoint.pool.forEachBlock { block in
+                            let rows = block.rowCount
+                            if products.count < rows * groups { products = [Float](repeating: 0, count: rows * groups) }
+                            if measuring {
+                                if norms.count < rows { norms = [Float](repeating: 0, count: rows) }
+                                qc_row_norms_f32(block.values.baseAddress!, rows, d, &norms)
+                                for i in 0..<rows {
+                                    let norm = norms[i]
+                                    rowFactors[block.firstRow + i] = norm > 0 && norm.isFinite ? rootWeight / norm : 0
+                                }
                             }
-                        }
-                        products.withUnsafeMutableBufferPointer { p in
-                            BLAS.gemm(
-                                transposeB: true, m: rows, n: groups, k: d,
-                                a: block.values.baseAddress!, lda: d, b: r.baseAddress! + offset, ldb: dimension,
-                                c: p.baseAddress!, ldc: groups)
-                            for i in 0..<rows {
-                                let factor = rowFactors[block.firstRow + i]
-                                guard factor != 0 else { continue }
-                                let target = acc.baseAddress! + (block.firstRow + i) * groups
-                                for j in 0..<groups { target[j] += factor * p[i * groups + j] }
+                            products.withUnsafeMutableBufferPointer { p in
+                                if groups == 1 {
+                                    // A single target: a matrix-vector product, without GEMM's packing copies.
+                                    BLAS.gemv(
+                                        rows: rows, columns: d, a: block.values.baseAddress!, lda: d,
+                                        x: r.baseAddress! + offset, y: p.baseAddress!)
+                                } else {
+                                    BLAS.gemm(
+                                        transposeB: true, m: rows, n: groups, k: d,
+                                        a: block.values.baseAddress!, lda: d, b: r.baseAddress! + offset, ldb: dimension,
+                                        c: p.baseAddress!, ldc: groups)
+                                }
+                                for i in 0..<rows {
+                                    let factor = rowFactors[block.firstRow + i]
+                                    guard factor != 0 else { continue }
+                                    let target = acc.baseAddress! + (block.firstRow + i) * groups
+                                    for j in 0..<groups { target[j] += factor * p[i * groups + j] }
+                                }
                             }
                         }
                     }
                 }
+                if measuring { measured.append(rowFactors) }
             }
-            if measuring { measured.append(rowFactors) }
+            if measuring {
+                factors = measured
+                for z in eligible.setRows where measured.contains(where: { $0[z] == 0 }) { eligible.remove(z) }
+            }
+            var scores = [Float](repeating: 0, count: rowCount)
+            for z in 0..<rowCount where eligible.contains(z) {
+                var s: Float = 0
+                for j in 0..<groups { s += max(0, accumulated[z * groups + j]) }
+                scores[z] = s
+            }
+            return scores
         }
-        if measuring {
-            factors = measured
-            for z in eligible.setRows where measured.contains(where: { $0[z] == 0 }) { eligible.remove(z) }
-        }
-        var scores = [Float](repeating: 0, count: rowCount)
-        for z in 0..<rowCount where eligible.contains(z) {
-            var s: Float = 0
-            for j in 0..<groups { s += max(0, accumulated[z * groups + j]) }
-            scores[z] = s
-        }
-        return scores
     }
 }
