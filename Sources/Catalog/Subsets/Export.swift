@@ -25,6 +25,8 @@ public struct ExportRequest: Sendable {
     public var scoreField: String?
     /// Add the member's weight (GTP's row weight; 1 for other selectors) likewise.
     public var weightField: String?
+    /// Largest MDS shard in bytes (streaming's `size_limit`; default 64 MiB).
+    public var mdsShardBytes = 1 << 26
 
     public init(subset: String, format: ExportFormat, output: URL?) {
         self.subset = subset
@@ -96,7 +98,7 @@ extension Catalog {
             var columns: [String: MDSWriter.Encoding] = ["id": .str, "text": .str, "record": .str, "rank": .int]
             if let field = request.scoreField { columns[field] = .float64 }
             if let field = request.weightField { columns[field] = .float64 }
-            var writer = try MDSWriter(directory: output, columns: columns)
+            var writer = try MDSWriter(directory: output, columns: columns, sizeLimit: request.mdsShardBytes)
             for batch in stride(from: 0, to: members.count, by: Self.exportBatchRows) {
                 let slice = Array(members[batch..<min(members.count, batch + Self.exportBatchRows)])
                 let ids = try externalIDs(corpus: corpus.name, rows: slice.map(\.row))
