@@ -121,6 +121,7 @@ def kmeans(x, k, rng, max_iter=50, tol=1e-6):
         a = np.argmin(d, axis=1)
         return a, np.maximum(d[np.arange(n), a] + x_sq, 0)
 
+    x64 = x.astype(np.float64)
     assignments = np.full(n, -1)
     inertia = math.inf
     iterations = 0
@@ -135,7 +136,7 @@ def kmeans(x, k, rng, max_iter=50, tol=1e-6):
         counts = np.bincount(assignments, minlength=len(centroids))
         members = scipy.sparse.csr_matrix(
             (np.ones(n), (assignments, np.arange(n))), shape=(len(centroids), n))
-        sums = members @ x.astype(np.float64)
+        sums = members @ x64
         nonempty = counts > 0
         centroids[nonempty] = (sums[nonempty] / counts[nonempty, None]).astype(np.float32)
         if not nonempty.all():
