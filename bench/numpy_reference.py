@@ -84,7 +84,7 @@ def round_half_up(x):
     return int(math.floor(x + 0.5))
 
 
-def kmeans(x, k, rng, max_iter=50, tol=1e-6):
+def kmeans(x, k, rng, max_iter=100, tol=1e-4):
     """Lloyd's k-means with greedy k-means++ seeding (scikit-learn's: 2 + ln k trials per centroid).
 
     Stops when no assignment changes or the inertia drops by at most tol (relative); an empty

@@ -1,7 +1,8 @@
 import CKernels
 import Foundation
 
-/// Lloyd's k-means with k-means++ seeding, deterministic for a seed.
+/// Lloyd's k-means with greedy k-means++ seeding, deterministic for a seed (on one machine: the
+/// distance products run through BLAS, whose rounding may differ between CPU types).
 ///
 /// Distances use the expansion ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, so each Lloyd step is one
 /// GEMM of the data against the centroids. Ties in assignment go to the lower cluster index.
@@ -10,10 +11,11 @@ public struct KMeans: Sendable {
     public var clusters: Int
     public var seed: UInt64
     public var maxIterations: Int
-    /// Stop when no assignment changes, or when the relative drop in inertia falls below this.
+    /// Stop when no assignment changes, or when the relative drop in inertia falls below this
+    /// (scikit-learn's default tolerance is of the same order).
     public var tolerance: Double
 
-    public init(clusters: Int, seed: UInt64, maxIterations: Int = 50, tolerance: Double = 1e-6) {
+    public init(clusters: Int, seed: UInt64, maxIterations: Int = 100, tolerance: Double = 1e-4) {
         precondition(clusters > 0, "k-means needs at least one cluster")
         self.clusters = clusters
         self.seed = seed
@@ -38,16 +40,16 @@ public struct KMeans: Sendable {
         precondition(data.rows > 0, "k-means needs at least one row")
         var random = SeededRandom(seed: seed)
         let k = min(clusters, data.rows)
-        var centroids = seedPlusPlus(data, k: k, random: &random)
+        let rowNorms = Self.squaredNorms(data)
+        var centroids = seedPlusPlus(data, rowNorms: rowNorms, k: k, random: &random)
         var assignments = [Int](repeating: -1, count: data.rows)
         var inertia = Double.infinity
         var iterations = 0
-        let rowNorms = Self.squaredNorms(data)
         while iterations < maxIterations {
             iterations += 1
             let (newAssignments, distances) = Self.nearest(data, rowNorms: rowNorms, centroids: centroids)
             let newInertia = distances.reduce(0) { $0 + Double($1) }
-            let changed = zip(newAssignments, assignments).contains { $0 != $1 }
+            let changed = newAssignments != assignments
             assignments = newAssignments
             let converged = !changed || (inertia.isFinite && (inertia - newInertia) <= tolerance * max(inertia, 1e-30))
             inertia = newInertia
@@ -65,45 +67,86 @@ public struct KMeans: Sendable {
     /// `2 + ln k` candidates drawn with probability proportional to the squared distance to the
     /// nearest chosen centroid, keeping the candidate that lowers the total the most. Plain k-means++
     /// too often puts two seeds in one cluster; the greedy trials make that rare.
-    private func seedPlusPlus(_ data: Matrix, k: Int, random: inout SeededRandom) -> Matrix {
+    ///
+    /// Each step is one pass over the data, split over the cores in fixed halves whose partial sums
+    /// are added in a fixed order, so the result does not depend on thread timing.
+    private func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, random: inout SeededRandom) -> Matrix {
         let n = data.rows
         let trials = 2 + Int(log(Double(k)))
-        let rowNorms = Self.squaredNorms(data)
         var chosen = [random.nextInt(below: n)]
-        var nearest = Self.squaredDistances(data, rowNorms: rowNorms, to: data.rows(chosen)).values
+        var nearest = Self.squaredDistances(data, rowNorms: rowNorms, to: [chosen[0]]).values
+        var cumulative = [Double](repeating: 0, count: n)
+        let parts = Self.parts(n)
         while chosen.count < k {
-            let total = nearest.reduce(0.0) { $0 + Double($1) }
-            guard total > 0 else { break }  // every row coincides with a chosen centroid
-            var candidates: [Int] = []
-            for _ in 0..<trials {
-                var target = random.nextUnitDouble() * total
-                var pick = n - 1
-                for i in 0..<n {
-                    target -= Double(nearest[i])
-                    if target < 0 && nearest[i] > 0 { pick = i; break }
-                }
-                candidates.append(pick)
+            var total = 0.0
+            for i in 0..<n {
+                total += Double(nearest[i])
+                cumulative[i] = total
             }
-            let distances = Self.squaredDistances(data, rowNorms: rowNorms, to: data.rows(candidates))
+            guard total > 0 else { break }  // every row coincides with a chosen centroid
+            let candidates = (0..<trials).map { _ -> Int in
+                // The first row whose cumulative weight passes the draw (rows at distance 0 have no
+                // weight, so they are never drawn).
+                let target = random.nextUnitDouble() * total
+                var low = 0, high = n - 1
+                while low < high {
+                    let mid = (low + high) / 2
+                    if cumulative[mid] > target { high = mid } else { low = mid + 1 }
+                }
+                return low
+            }
+            let distances = Self.squaredDistances(data, rowNorms: rowNorms, to: candidates)
+            // Potential of each candidate: sum over rows of min(nearest, distance), per part.
+            var partial = [Double](repeating: 0, count: parts.count * trials)
+            nonisolated(unsafe) let d = distances.values
+            nonisolated(unsafe) let near = nearest
+            partial.withUnsafeMutableBufferPointer { sums in
+                nonisolated(unsafe) let out = sums
+                DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                    for i in parts[p] {
+                        for t in 0..<trials { out[p * trials + t] += Double(min(near[i], d[i * trials + t])) }
+                    }
+                }
+            }
             var best = 0
             var bestTotal = Double.infinity
-            for t in 0..<candidates.count {
-                let potential = (0..<n).reduce(0.0) { $0 + Double(min(nearest[$1], distances[$1, t])) }
+            for t in 0..<trials {
+                let potential = (0..<parts.count).reduce(0.0) { $0 + partial[$1 * trials + t] }
                 if potential < bestTotal { bestTotal = potential; best = t }
             }
             chosen.append(candidates[best])
-            for i in 0..<n { nearest[i] = min(nearest[i], distances[i, best]) }
+            for i in 0..<n { nearest[i] = min(nearest[i], distances.values[i * trials + best]) }
         }
         return data.rows(chosen)
     }
 
-    /// Squared distances from every row of `data` (rows) to every row of `points` (columns).
-    static func squaredDistances(_ data: Matrix, rowNorms: [Float], to points: Matrix) -> Matrix {
-        var distances = data.multiplied(by: points, transposeOther: true)
-        let pointNorms = squaredNorms(points)
-        for i in 0..<data.rows {
-            for t in 0..<points.rows {
-                distances[i, t] = max(0, rowNorms[i] - 2 * distances[i, t] + pointNorms[t])
+    /// Row ranges that split `n` rows over the cores.
+    static func parts(_ n: Int) -> [Range<Int>] {
+        let count = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 4096))
+        return (0..<count).map { p in (p * n / count)..<((p + 1) * n / count) }
+    }
+
+    /// Squared distances from every row of `data` (rows) to the rows `points` of `data` (columns),
+    /// in one pass over the data, split over the cores (a GEMM would repack the whole data for a
+    /// handful of points).
+    static func squaredDistances(_ data: Matrix, rowNorms: [Float], to points: [Int]) -> Matrix {
+        let vectors = data.rows(points)
+        var distances = Matrix(rows: data.rows, columns: points.count)
+        let m = points.count, dim = data.columns
+        let pointNorms = points.map { rowNorms[$0] }
+        data.values.withUnsafeBufferPointer { x in
+            vectors.values.withUnsafeBufferPointer { v in
+                distances.values.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let (x, v, out) = (x, v, out)
+                    let parts = Self.parts(data.rows)
+                    DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                        let rows = parts[p]
+                        qc_dot_rows_vectors(x.baseAddress! + rows.lowerBound * dim, rows.count, dim, v.baseAddress!, m, out.baseAddress! + rows.lowerBound * m)
+                        for i in rows {
+                            for t in 0..<m { out[i * m + t] = max(0, rowNorms[i] - 2 * out[i * m + t] + pointNorms[t]) }
+                        }
+                    }
+                }
             }
         }
         return distances
@@ -121,56 +164,65 @@ public struct KMeans: Sendable {
         let centroidNorms = squaredNorms(centroids)
         var assignments = [Int](repeating: 0, count: data.rows)
         var distances = [Float](repeating: 0, count: data.rows)
-        let blockRows = 2048
+        let blockRows = min(data.rows, 16_384)
         var products = [Float](repeating: 0, count: blockRows * k)
         data.values.withUnsafeBufferPointer { x in
             centroids.values.withUnsafeBufferPointer { c in
-                var first = 0
-                while first < data.rows {
-                    let count = min(blockRows, data.rows - first)
-                    products.withUnsafeMutableBufferPointer { p in
+                products.withUnsafeMutableBufferPointer { p in
+                    var first = 0
+                    while first < data.rows {
+                        let count = min(blockRows, data.rows - first)
                         BLAS.gemm(
                             transposeB: true, m: count, n: k, k: data.columns,
                             a: x.baseAddress! + first * data.columns, lda: data.columns,
                             b: c.baseAddress!, ldb: data.columns, c: p.baseAddress!, ldc: k)
-                    }
-                    for i in 0..<count {
-                        var best = 0
-                        var bestDistance = Float.infinity
-                        for j in 0..<k {
-                            let distance = centroidNorms[j] - 2 * products[i * k + j]
-                            if distance < bestDistance { bestDistance = distance; best = j }
+                        for i in 0..<count {
+                            var best = 0
+                            var bestDistance = Float.infinity
+                            let row = p.baseAddress! + i * k
+                            for j in 0..<k {
+                                let distance = centroidNorms[j] - 2 * row[j]
+                                if distance < bestDistance { bestDistance = distance; best = j }
+                            }
+                            assignments[first + i] = best
+                            distances[first + i] = max(0, bestDistance + rowNorms[first + i])
                         }
-                        assignments[first + i] = best
-                        distances[first + i] = max(0, bestDistance + rowNorms[first + i])
+                        first += count
                     }
-                    first += count
                 }
             }
         }
         return (assignments, distances)
     }
 
-    /// New centroids as cluster means; an empty cluster takes the row farthest from its centroid.
+    /// New centroids as cluster means; an empty cluster takes the farthest row not yet used.
     static func means(_ data: Matrix, assignments: [Int], previous: Matrix, distances: [Float]) -> Matrix {
         let k = previous.rows, d = data.columns
-        var sums = [Double](repeating: 0, count: k * d)
+        var sums = [Float](repeating: 0, count: k * d)
         var counts = [Int](repeating: 0, count: k)
-        for (i, cluster) in assignments.enumerated() {
-            counts[cluster] += 1
-            for j in 0..<d { sums[cluster * d + j] += Double(data.values[i * d + j]) }
+        data.values.withUnsafeBufferPointer { x in
+            sums.withUnsafeMutableBufferPointer { s in
+                for (i, cluster) in assignments.enumerated() {
+                    counts[cluster] += 1
+                    BLAS.axpy(d, alpha: 1, x.baseAddress! + i * d, s.baseAddress! + cluster * d)
+                }
+            }
         }
         var out = previous
-        var taken = Set<Int>()
+        var farthest: [Int]? = nil
+        var used = 0
         for cluster in 0..<k {
             if counts[cluster] > 0 {
-                for j in 0..<d { out.values[cluster * d + j] = Float(sums[cluster * d + j] / Double(counts[cluster])) }
+                let scale = 1 / Float(counts[cluster])
+                for j in 0..<d { out.values[cluster * d + j] = sums[cluster * d + j] * scale }
             } else {
-                let order = distances.indices.sorted { distances[$0] > distances[$1] || (distances[$0] == distances[$1] && $0 < $1) }
-                if let far = order.first(where: { !taken.contains($0) }) {
-                    taken.insert(far)
-                    for j in 0..<d { out.values[cluster * d + j] = data.values[far * d + j] }
+                if farthest == nil {
+                    farthest = distances.indices.sorted { distances[$0] > distances[$1] || (distances[$0] == distances[$1] && $0 < $1) }
                 }
+                guard used < farthest!.count else { continue }
+                let far = farthest![used]
+                used += 1
+                for j in 0..<d { out.values[cluster * d + j] = data.values[far * d + j] }
             }
         }
         return out

@@ -14,7 +14,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
             x &+= 0x9E37_79B9_7F4A_7C15
             var z = x
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D4_9BB1_3311_14EB
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
