@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "CKernels", "CLZ4", "Ingest", "Selectors",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
@@ -53,7 +54,7 @@ let package = Package(
         // `make bench`: throughput and selector timings against a NumPy reference (BENCHMARKS.md).
         .executableTarget(name: "quadcat-bench", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels", "TestSupport"]),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),
         .testTarget(
             name: "CatalogTests",

@@ -48,7 +48,8 @@ CREATE TABLE document (
     PRIMARY KEY (corpus_id, row)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX document_by_external_id ON document(corpus_id, external_id);
-CREATE INDEX document_by_content_hash ON document(corpus_id, content_hash);
+-- No index on content_hash: duplicate texts are found with one GROUP BY after an ingest, and an index
+-- on random 16-byte keys would make every insert a random B-tree write.
 
 -- The input files each ingest read, in order.
 CREATE TABLE ingest_source (

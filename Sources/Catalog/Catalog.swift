@@ -62,6 +62,10 @@ public final class Catalog: Sendable {
         configuration.prepareDatabase { db in
             // Commits are durable before a command reports success.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A large page cache keeps the document index in memory while a big ingest inserts
+            // millions of rows in one transaction (the default 2 MB cache spills to the WAL and reads
+            // pages back). Pages are allocated on demand, so small catalogs pay nothing.
+            try db.execute(sql: "PRAGMA cache_size = -262144")
         }
         let pool: DatabasePool
         do {

@@ -7,20 +7,12 @@ import TestSupport
 @Suite("Gradient converters")
 struct ToolsTests {
     private static func python(_ script: String, _ arguments: [String] = []) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        guard (try? process.run()) != nil else { return (127, "python3 not found") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = Python.run(script, arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
-    static let hasNumpy = python("import numpy").status == 0
-    static let hasTorch = python("import torch").status == 0
+    static let hasNumpy = Python.has("numpy")
+    static let hasTorch = Python.has("torch")
     private static var converter: String { Fixtures.repository.appendingPathComponent("tools/convert_gradients.py").path }
 
     @Test(.enabled(if: hasNumpy, "numpy is not installed"))

@@ -6,20 +6,8 @@ import TestSupport
 /// MDS exports read back by an independent reader, and by mosaicml-streaming itself when installed.
 @Suite("MDS export")
 struct MDSExportTests {
-    static let python: String? = {
-        for candidate in [ProcessInfo.processInfo.environment["QUADCAT_STREAMING_PYTHON"], "/usr/bin/python3", "python3"].compactMap({ $0 }) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [candidate, "-c", "import streaming"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            if (try? process.run()) != nil {
-                process.waitUntilExit()
-                if process.terminationStatus == 0 { return candidate }
-            }
-        }
-        return nil
-    }()
+    static let python: String? = [ProcessInfo.processInfo.environment["QUADCAT_STREAMING_PYTHON"], "python3"]
+        .compactMap { $0 }.first { Python.has("streaming", executable: $0) }
 
     private static func exported(shardBytes: Int) throws -> (DemoFixture.Built, [Int], URL, TemporaryDirectory) {
         let demo = try DemoFixture.build(rows: 1000)
@@ -66,17 +54,9 @@ struct MDSExportTests {
             out = [(int(s['rank']), s['id'], float(s['weight'])) for s in ds]
             print(json.dumps(out))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.python!, "-c", script, directory.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(String(decoding: errors, as: UTF8.self).suffix(2000))")
+        let result = Python.run(script, [directory.path], executable: Self.python!)
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let data = Data(result.stdout.utf8)
         let samples = try JSONSerialization.jsonObject(with: data) as! [[Any]]
         #expect(samples.count == rows.count)
         #expect(samples.map { $0[0] as! Int } == Array(0..<rows.count))

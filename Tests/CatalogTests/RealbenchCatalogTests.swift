@@ -15,17 +15,9 @@ struct RealbenchCatalogTests {
             cells = [tuple(map(int, c.split(','))) for c in sys.argv[2:]]
             print(' '.join(str(int(np.float32(a[r, c]).view(np.uint32))) for r, c in cells))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, file.path] + cells.map { "\($0.0),\($0.1)" }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        guard (try? process.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).map { UInt32($0)! }
+        let result = Python.run(script, [file.path] + cells.map { "\($0.0),\($0.1)" })
+        guard result.status == 0 else { return nil }
+        return result.stdout.split(whereSeparator: \.isWhitespace).map { UInt32($0)! }
     }
 
     @Test func corpusColumnsAndTargetMatchTheSourceFiles() throws {

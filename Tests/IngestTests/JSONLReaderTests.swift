@@ -1,21 +1,7 @@
 import Foundation
 import Ingest
 import Testing
-
-/// A directory under the system temp directory, removed when the object goes away.
-private final class Scratch {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-jsonl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func file(_ name: String, _ bytes: [UInt8]) throws -> URL {
-        let target = url.appendingPathComponent(name)
-        try Data(bytes).write(to: target)
-        return target
-    }
-}
+import TestSupport
 
 /// A record copied out of the callback.
 private struct Record: Equatable {
@@ -34,7 +20,7 @@ private func readAll(_ url: URL, _ options: JSONLOptions = .init()) throws -> [R
 
 /// The IngestError from reading `content` (nil if it read cleanly or failed otherwise).
 private func jsonlError(_ content: [UInt8], _ options: JSONLOptions = .init()) throws -> IngestError? {
-    let dir = try Scratch()
+    let dir = TemporaryDirectory("ingest")
     let url = try dir.file("pool.jsonl", content)
     do { _ = try readAll(url, options) } catch let error as IngestError { return error }
     return nil
@@ -49,7 +35,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
 
 @Suite struct JSONLReaderTests {
     @Test func readsRecordsWithBlankLinesCRLFAndNoFinalNewline() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let line4 = #"{"text": "caf\u00e9 \ud83d\ude00 \n\t\"q\" \\ \/ \b\f\r", "id": 42, "meta": {"a": [1, 2.5e-3, -0, 1E+2, -3.25e-7, 123456789012345678901234567890, true, false, null, {}, []], "b": {"c": "d"}}}"#
         let line5 = #"{"id": -7, "text": "ünïcödé 日本 𝄞"}"#
         let content = "{\"id\": \"a\", \"text\": \"hello\"}\n" + "\n" + "   \t \r\n" + line4 + "\r\n" + line5
@@ -63,7 +49,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
     }
 
     @Test func skipsByteOrderMark() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("bom.jsonl", [0xef, 0xbb, 0xbf] + Array("{\"id\":1,\"text\":\"x\"}\n{\"id\":2,\"text\":\"y\"}\n".utf8))
         let records = try readAll(url)
         #expect(records.map(\.id) == ["1", "2"])
@@ -73,14 +59,14 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
     }
 
     @Test func customFieldNames() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("c.jsonl", Array("{\"doc_id\": \"d-1\", \"body\": \"b\", \"text\": 5, \"id\": null}\n".utf8))
         let records = try readAll(url, JSONLOptions(idField: "doc_id", textField: "body"))
         #expect(records.map(\.id) == ["d-1"] && records.map(\.text) == ["b"])
     }
 
     @Test func escapedKeysMatchFieldNames() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("k.jsonl", Array(#"{"\u0069d": 5, "te\u0078t": "x"}"#.utf8))
         #expect(try readAll(url).map(\.id) == ["5"])
     }
@@ -145,7 +131,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
         #expect(text.location == "line 1, column 24")
         #expect(text.problem == "the field \"text\" appears twice in the record")
         // Other repeated names are left to the consumer, as RFC 8259 allows.
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         #expect(try readAll(try dir.file("d.jsonl", Array("{\"id\":1,\"text\":\"a\",\"x\":1,\"x\":2}".utf8))).count == 1)
     }
 
@@ -231,7 +217,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
     @Test func nestingDepthIsLimited() throws {
         let prefix = "{\"id\":1,\"text\":\"x\",\"deep\":"
         // The record object is level 1, so 255 nested arrays reach the limit of 256 exactly.
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let ok = prefix + String(repeating: "[", count: 255) + String(repeating: "]", count: 255) + "}"
         #expect(try readAll(try dir.file("ok.jsonl", Array(ok.utf8))).count == 1)
 
@@ -256,14 +242,14 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
         let last = try #require(try jsonlError(preamble + long, options))  // without a final newline
         #expect(last.location == "line 3")
         // Exactly at the limit is fine.
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fits = "{\"id\": 3, \"text\": \"" + String(repeating: "x", count: 19) + "\"}"
         #expect(fits.utf8.count == 40)
         #expect(try readAll(try dir.file("fits.jsonl", Array((fits + "\n").utf8)), options).map(\.line) == [1])
     }
 
     @Test func streamsFilesLargerThanTheBufferAndGrowsForOneLongLine() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         var content: [UInt8] = []
         let count = 40_000
         for i in 0..<count {
@@ -339,7 +325,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
             expected.append(text)
             content += "{\"id\": \"r\(expected.count)\", \"text\": \"\(encoded)\"}\n"
         }
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("random.jsonl", Array(content.utf8))
         var index = 0
         try JSONLReader(url: url).forEachRecord { r in
@@ -354,7 +340,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
 
 @Suite struct LineListTests {
     @Test func readsLinesWithCRLFBOMAndMissingFinalNewline() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("labels.txt", [0xef, 0xbb, 0xbf] + Array("python_docs\r\nman\nünï code\ngnu_info".utf8))
         #expect(try readLineList(url) == ["python_docs", "man", "ünï code", "gnu_info"])
         let empty = try dir.file("empty.txt", [])
@@ -364,7 +350,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
     }
 
     @Test func refusesBlankLinesAndInvalidUTF8() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         for (content, line) in [("a\nb\n\nc\n", 3), ("a\n \nc", 2), ("a\nb\n\n", 3), ("\r\n", 1)] {
             let url = try dir.file("blank.txt", Array(content.utf8))
             do {

@@ -2,21 +2,7 @@ import CKernels
 import Foundation
 import Ingest
 import Testing
-
-/// A directory under the system temp directory, removed when the object goes away.
-private final class Scratch {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-npy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func file(_ name: String, _ bytes: [UInt8]) throws -> URL {
-        let target = url.appendingPathComponent(name)
-        try Data(bytes).write(to: target)
-        return target
-    }
-}
+import TestSupport
 
 /// A .npy file built byte by byte, so that headers can lie, use any version and any dtype.
 private func npy(descr: String = "<f4", fortran: Bool = false, shape: String, major: UInt8 = 1,
@@ -62,29 +48,9 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int = 2) throws -> [Flo
     return out
 }
 
-private let pythonWithNumpy: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import numpy"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonWithNumpy = Python.has("numpy")
 
-private func python(_ script: String) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script]
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "python3 failed")
-    return String(decoding: data, as: UTF8.self)
-}
+private func python(_ script: String) throws -> String { try Python.output(script) }
 
 @Suite struct NpyReaderTests {
     /// Values that float16 represents exactly.
@@ -92,7 +58,7 @@ private func python(_ script: String) throws -> String {
 
     @Test(arguments: [UInt8(1), 2, 3])
     func readsFloat32MatrixOfEveryVersion(major: UInt8) throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let data = bytes(of: values)
         let url = try dir.file("m.npy", npy(descr: "<f4", shape: "(3, 4)", major: major, data: data))
         let m = try MatrixFile.open(url)
@@ -106,7 +72,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func readsFloat16MatrixBytesVerbatim() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let bits = f16Bits(values)
         let url = try dir.file("h.npy", npy(descr: "<f2", shape: "(4, 3)", data: bytes(of: bits)))
         let m = try MatrixFile.open(url)
@@ -118,7 +84,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func oneDimensionalArrayIsAColumn() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("v.npy", npy(descr: "<f2", shape: "(12,)", major: 2, data: bytes(of: f16Bits(values))))
         let m = try MatrixFile.open(url)
         #expect(m.rowCount == 12 && m.dimension == 1)
@@ -126,7 +92,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func acceptsKeysInAnyOrderAndPython2Longs() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let dict = "{'shape': (3L, 4L), \"fortran_order\": False, 'descr': '<f4'}"
         let m = try MatrixFile.open(try dir.file("k.npy", npy(shape: "", data: bytes(of: values), dict: dict)))
         #expect(m.rowCount == 3 && m.dimension == 4)
@@ -134,7 +100,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func emptyMatrixHasNoBlocks() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let m = try MatrixFile.open(try dir.file("e.npy", npy(shape: "(0, 8)", data: [])))
         #expect(m.rowCount == 0 && m.dimension == 8)
         var calls = 0
@@ -143,13 +109,13 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func formatIsDetectedByContentNotName() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let m = try MatrixFile.open(try dir.file("gradients.bin", npy(shape: "(3, 4)", data: bytes(of: values))))
         #expect(m.rowCount == 3)
     }
 
     @Test func truncatedDataNamesFirstMissingRow() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let full = npy(shape: "(3, 4)", data: bytes(of: values))
         let url = try dir.file("t.npy", Array(full.dropLast(20)))  // row 1 incomplete, row 2 gone
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
@@ -161,7 +127,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func headerClaimingTooFewRowsReportsTrailingBytes() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let file = npy(shape: "(2, 4)", data: bytes(of: values))  // 3 rows of data
         let url = try dir.file("long.npy", file)
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
@@ -170,7 +136,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func headerClaimingTooManyRows() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("short.npy", npy(shape: "(5, 4)", data: bytes(of: values)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
         #expect(error.location == "row 3")
@@ -183,7 +149,7 @@ private func python(_ script: String) throws -> String {
         ("|u1", "uint8"), ("<c8", "complex64"), ("<U10", "Unicode"), ("|b1", "bool"), (">f2", "big-endian float16"),
     ])
     func refusesOtherDtypes(descr: String, named: String) throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("d.npy", npy(descr: descr, shape: "(3, 4)", data: bytes(of: values)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
         #expect(error.location == "header")
@@ -193,7 +159,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func refusesStructuredDtypeNamingFields() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let dict = "{'descr': [('grad', '<f4'), ('id', '<i8')], 'fortran_order': False, 'shape': (2,), }"
         let url = try dir.file("s.npy", npy(shape: "", data: [UInt8](repeating: 0, count: 24), dict: dict))
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
@@ -201,7 +167,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func refusesFortranOrder() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("f.npy", npy(fortran: true, shape: "(3, 4)", data: bytes(of: values)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
         #expect(error.problem.contains("Fortran (column-major) order"))
@@ -210,14 +176,14 @@ private func python(_ script: String) throws -> String {
 
     @Test(arguments: ["()", "(2, 3, 2)"])
     func refusesShapesThatAreNotOneOrTwoD(shape: String) throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("x.npy", npy(shape: shape, data: bytes(of: shape == "()" ? [values[0]] : values)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
         #expect(error.problem.contains(shape == "()" ? "0-d (scalar) array" : "3-d array of shape (2, 3, 2)"))
     }
 
     @Test func refusesBadMagicAndVersion() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         var file = npy(shape: "(3, 4)", data: bytes(of: values))
         file[1] = UInt8(ascii: "n")
         let badMagic = try #require(ingestError { _ = try MatrixFile.open(try dir.file("m.npy", file)) })
@@ -240,7 +206,7 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func refusesMalformedHeaders() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let cases: [(String, String)] = [
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4) ", "expected ',' or '}'"),
             ("{'descr': '<f4', 'fortran_order': False}", "lacks 'shape'"),
@@ -260,21 +226,21 @@ private func python(_ script: String) throws -> String {
     }
 
     @Test func refusesHeaderLongerThanFile() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let file = npy(shape: "(3, 4)", data: [])
         let error = try #require(ingestError { _ = try MatrixFile.open(try dir.file("h.npy", Array(file.prefix(40)))) })
         #expect(error.problem.contains("ends inside its .npy header"))
     }
 
     @Test func refusesTensorNameForNpy() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("m.npy", npy(shape: "(3, 4)", data: bytes(of: values)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url, tensor: "grads") })
         #expect(error.problem.contains("a .npy file holds a single array"))
     }
 
     @Test func fileShrinkingAfterOpenIsAnErrorNamingTheRow() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("s.npy", npy(shape: "(3, 4)", data: bytes(of: values)))
         let m = try MatrixFile.open(url)
         let handle = try FileHandle(forWritingTo: url)
@@ -287,7 +253,7 @@ private func python(_ script: String) throws -> String {
 
     @Test(.enabled(if: pythonWithNumpy))
     func readsFilesWrittenByNumpy() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let f4 = dir.url.appendingPathComponent("np32.npy").path
         let f2 = dir.url.appendingPathComponent("np16.npy").path
         let v1 = dir.url.appendingPathComponent("np1d.npy").path

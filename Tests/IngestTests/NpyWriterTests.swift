@@ -2,39 +2,14 @@ import CKernels
 import Foundation
 import Ingest
 import Testing
+import TestSupport
 
-/// A directory under the system temp directory, removed when the object goes away.
-private final class Scratch {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-writer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
-
-private let pythonWithNumpy: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import numpy"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonWithNumpy = Python.has("numpy")
 
 /// Runs a Python script; returns its standard output and whether it exited 0.
 private func python(_ script: String) throws -> (output: String, ok: Bool) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script]
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (String(decoding: data, as: UTF8.self), p.terminationStatus == 0)
+    let result = Python.run(script)
+    return (result.stdout, result.status == 0)
 }
 
 private func ingestError(_ body: () throws -> Void) -> IngestError? {
@@ -52,7 +27,7 @@ private func readBytes(_ file: MatrixFile) throws -> [UInt8] {
     let floats: [Float] = (0..<15).map { Float($0) / 8 - 1 }
 
     @Test func roundTripsFloat32ThroughMatrixFile() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = dir.url.appendingPathComponent("m.npy")
         try NpyWriter.write(url: url, floats: floats, rows: 5, columns: 3)
         let m = try MatrixFile.open(url)
@@ -67,7 +42,7 @@ private func readBytes(_ file: MatrixFile) throws -> [UInt8] {
     }
 
     @Test func streamsRowsInPiecesOfAnySize() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = dir.url.appendingPathComponent("h.npy")
         var bits = [UInt16](repeating: 0, count: 3000 * 700)
         for i in bits.indices { bits[i] = UInt16(truncatingIfNeeded: i &* 2_654_435_761 >> 7) & 0x7bff }
@@ -90,7 +65,7 @@ private func readBytes(_ file: MatrixFile) throws -> [UInt8] {
     }
 
     @Test func oneDimensionalShapes() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = dir.url.appendingPathComponent("v.npy")
         try NpyWriter.write(url: url, floats: floats)
         let m = try MatrixFile.open(url)
@@ -109,7 +84,7 @@ private func readBytes(_ file: MatrixFile) throws -> [UInt8] {
     }
 
     @Test func finishRefusesMissingBytesAndAppendRefusesExtra() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = dir.url.appendingPathComponent("short.npy")
         var writer = try NpyWriter(url: url, dtype: .float32, shape: [2, 3])
         try floats.withUnsafeBytes { try writer.append(UnsafeRawBufferPointer(rebasing: $0[0..<16])) }
@@ -131,7 +106,7 @@ private func readBytes(_ file: MatrixFile) throws -> [UInt8] {
 
     @Test(.enabled(if: pythonWithNumpy))
     func numpyReadsWrittenFiles() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let f4 = dir.url.appendingPathComponent("f4.npy")
         let f2 = dir.url.appendingPathComponent("f2.npy")
         let i8 = dir.url.appendingPathComponent("i8.npy")

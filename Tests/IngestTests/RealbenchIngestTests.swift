@@ -2,41 +2,13 @@ import CKernels
 import Foundation
 import Ingest
 import Testing
+import TestSupport
 
-/// The realbench folder: `shared/realbench` beside the package root (as in CI), or one level further up
-/// (a worktree under a sibling directory); nil when absent.
-private let realbench: URL? = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    for candidate in ["../shared/realbench", "../../shared/realbench"] {
-        let url = root.appendingPathComponent(candidate).standardizedFileURL
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("corpus.jsonl").path) { return url }
-    }
-    return nil
-}()
+private let realbench = Fixtures.realbench
 
-private let pythonWithNumpy: Bool = {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import numpy"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}()
+private let pythonWithNumpy = Python.has("numpy")
 
-private func python(_ script: String) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", script]
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "python3 failed")
-    return String(decoding: data, as: UTF8.self)
-}
+private func python(_ script: String) throws -> String { try Python.output(script) }
 
 @Suite(.enabled(if: realbench != nil)) struct RealbenchIngestTests {
     @Test(.enabled(if: pythonWithNumpy))

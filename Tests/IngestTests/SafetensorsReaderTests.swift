@@ -2,21 +2,7 @@ import CKernels
 import Foundation
 import Ingest
 import Testing
-
-/// A directory under the system temp directory, removed when the object goes away.
-private final class Scratch {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-st-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-    func file(_ name: String, _ bytes: [UInt8]) throws -> URL {
-        let target = url.appendingPathComponent(name)
-        try Data(bytes).write(to: target)
-        return target
-    }
-}
+import TestSupport
 
 /// A minimal safetensors writer: tensors laid out back to back in the given order.
 private struct SafetensorsFixture {
@@ -93,7 +79,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func readsEachSupportedDtypeByName() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = threeTensors
         let file = fixture.bytes()
         let url = try dir.file("model.safetensors", file)
@@ -120,7 +106,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func singleTensorNeedsNoName() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = SafetensorsFixture(tensors: [.init(name: "only", dtype: "F32", shape: [3, 8], data: bytes(of: values))])
         let m = try MatrixFile.open(try dir.file("one.st", fixture.bytes()))
         #expect(m.format == .safetensors(tensor: "only"))
@@ -128,7 +114,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func severalTensorsWithoutNameListsThem() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("many.safetensors", threeTensors.bytes())
         let error = try #require(ingestError { _ = try MatrixFile.open(url) })
         #expect(error.location == "header")
@@ -137,7 +123,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func unknownTensorListsTheOthers() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let url = try dir.file("many.safetensors", threeTensors.bytes())
         let error = try #require(ingestError { _ = try MatrixFile.open(url, tensor: "weights") })
         #expect(error.problem.hasPrefix("no tensor named 'weights'; the file holds 'grads' (F16 [6, 4])"))
@@ -145,7 +131,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
 
     @Test(arguments: [("I64", 8, "int64"), ("F64", 8, "float64"), ("U8", 1, "unsigned"), ("BOOL", 1, "booleans")])
     func refusesUnsupportedDtype(dtype: String, width: Int, named: String) throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = SafetensorsFixture(tensors: [.init(name: "ids", dtype: dtype, shape: [3, 2], data: [UInt8](repeating: 0, count: 6 * width))])
         let error = try #require(ingestError { _ = try MatrixFile.open(try dir.file("i.safetensors", fixture.bytes())) })
         #expect(error.location == "tensor 'ids'")
@@ -155,14 +141,14 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func refusesThreeDimensionalTensor() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = SafetensorsFixture(tensors: [.init(name: "t", dtype: "F32", shape: [2, 3, 4], data: bytes(of: values))])
         let error = try #require(ingestError { _ = try MatrixFile.open(try dir.file("3d.safetensors", fixture.bytes())) })
         #expect(error.problem.contains("3 dimensions [2, 3, 4]"))
     }
 
     @Test func refusesInvalidJSONHeader() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = threeTensors
         var header = fixture.headerJSON()
         header.removeLast()  // drop the closing brace
@@ -183,7 +169,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func refusesBadOffsets() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let fixture = threeTensors
         let cases: [(String, String, String)] = [
             ("emb", "[48,100]", "shape [4, 6] of F32 needs 96 bytes, but data_offsets [48, 100] span 52"),
@@ -201,7 +187,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func refusesBadHeaderSize() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         var file = threeTensors.bytes()
         file.replaceSubrange(0..<8, with: [0, 0, 0, 0, 0, 1, 0, 0])  // 2^40 bytes
         let huge = try #require(ingestError { _ = try MatrixFile.open(try dir.file("h.safetensors", file)) })
@@ -216,7 +202,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
     }
 
     @Test func truncatedDataIsReportedAtTheTensor() throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let file = threeTensors.bytes()
         let url = try dir.file("t.safetensors", Array(file.dropLast(10)))
         let error = try #require(ingestError { _ = try MatrixFile.open(url, tensor: "grads") })
@@ -244,7 +230,7 @@ private func allFloats(_ file: MatrixFile, rowsPerBlock: Int) throws -> [Float] 
 
     @Test(arguments: [1, 2, 3, 4, 7, 10, 64])
     func findsNonFiniteRowsAcrossBlocks(rowsPerBlock: Int) throws {
-        let dir = try Scratch()
+        let dir = TemporaryDirectory("ingest")
         let f32 = Self.values(maxFinite: .greatestFiniteMagnitude)
         var f16 = [UInt16](repeating: 0, count: f32.count)
         qc_f32_to_f16(Self.values(maxFinite: 65504), &f16, f32.count)

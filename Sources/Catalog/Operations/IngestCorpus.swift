@@ -90,9 +90,7 @@ extension Catalog {
         var nextRow = firstRow
         var bytesDone = 0
         let records = RecordArrayWriter(staging: staging, policy: options.codec)
-        let insertDocument = try db.cachedStatement(sql: """
-            INSERT INTO document (corpus_id, row, external_id, content_hash, byte_length, source) VALUES (?, ?, ?, ?, ?, ?)
-            """)
+        let documents = try DocumentInserter(corpusID: corpusID, db)
         let sourceSeq = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_source WHERE corpus_id = ?", arguments: [corpusID])!
         for (fileIndex, file) in files.enumerated() {
             let reader = try JSONLReader(url: file, options: JSONLOptions(idField: options.idField, textField: options.textField))
@@ -102,10 +100,13 @@ extension Catalog {
                 try records.append(record.raw)
                 var hasher = Hashing.SHA256()
                 hasher.update(record.text)
-                let digest = Data(hasher.finalize().prefix(16))
-                do {
-                    try insertDocument.execute(arguments: [corpusID, nextRow, record.id, digest, record.raw.count, "\(fileName):\(record.line)"])
-                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                let digest = hasher.finalize()
+                let inserted = try digest.withUnsafeBytes {
+                    try documents.insert(
+                        row: nextRow, id: record.id, contentHash: UnsafeRawBufferPointer(rebasing: $0[0..<16]),
+                        byteLength: record.raw.count, source: "\(fileName):\(record.line)")
+                }
+                if !inserted {
                     let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, record.id]) ?? "an earlier record"
                     throw CatalogError(
                         .invalidRequest, "\(file.path): line \(record.line): duplicate id '\(record.id)', already used at \(previous)",
@@ -144,20 +145,17 @@ extension Catalog {
     }
 }
 
-/// Exact-duplicate texts within a corpus, found through the content-hash index.
+/// Exact-duplicate texts within a corpus, found with one GROUP BY over the text hashes.
 enum DuplicateTexts {
     static func find(corpusID: Int64, exampleLimit: Int = 5, _ db: Database) throws -> (groups: Int, extraRows: Int, examples: [[String]]) {
-        let summary = try Row.fetchOne(db, sql: """
-            SELECT COUNT(*) AS groups, COALESCE(SUM(n - 1), 0) AS extra FROM
-              (SELECT COUNT(*) AS n FROM document WHERE corpus_id = ? GROUP BY content_hash HAVING COUNT(*) > 1)
-            """, arguments: [corpusID])!
-        let hashes = try Data.fetchAll(db, sql: """
-            SELECT content_hash FROM document WHERE corpus_id = ? GROUP BY content_hash HAVING COUNT(*) > 1
-            ORDER BY MIN(row) LIMIT ?
-            """, arguments: [corpusID, exampleLimit])
-        let examples = try hashes.map { hash in
-            try String.fetchAll(db, sql: "SELECT external_id FROM document WHERE corpus_id = ? AND content_hash = ? ORDER BY row LIMIT 5", arguments: [corpusID, hash])
+        let groups = try Row.fetchAll(db, sql: """
+            SELECT content_hash, COUNT(*) AS n, MIN(row) AS first FROM document WHERE corpus_id = ?
+            GROUP BY content_hash HAVING COUNT(*) > 1
+            """, arguments: [corpusID])
+        let extra = groups.reduce(0) { $0 + ($1["n"] as Int) - 1 }
+        let examples = try groups.sorted { ($0["first"] as Int) < ($1["first"] as Int) }.prefix(exampleLimit).map { group in
+            try String.fetchAll(db, sql: "SELECT external_id FROM document WHERE corpus_id = ? AND content_hash = ? ORDER BY row LIMIT 5", arguments: [corpusID, group["content_hash"] as Data])
         }
-        return (summary["groups"], summary["extra"], examples)
+        return (groups.count, extra, examples)
     }
 }
