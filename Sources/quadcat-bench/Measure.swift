@@ -33,3 +33,9 @@ enum Measure {
         return Double(bytes) / seconds / 1e9
     }
 }
+
+/// Prints a line and flushes it at once, so a log file shows progress as it happens.
+func report(_ line: String) {
+    print(line)
+    fflush(nil)
+}

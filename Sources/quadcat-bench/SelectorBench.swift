@@ -39,8 +39,8 @@ struct SelectorBench {
     func run(datasets: [Dataset]) throws -> [Row] {
         var rows: [Row] = []
         for dataset in datasets {
-            print("== selectors on \(dataset.name): budget \(dataset.budget)")
-            print("selector   quadcat s    NumPy s   ratio  agreement")
+            report("== selectors on \(dataset.name): budget \(dataset.budget)")
+            report("selector   quadcat s    NumPy s   ratio  agreement")
             for selector in SelectorKind.allCases {
                 var request = SelectRequest(corpus: "pool", target: "python", selector: selector, budget: Budget(rows: dataset.budget), name: "bench-\(selector.rawValue)")
                 request.seed = 1
@@ -60,7 +60,7 @@ struct SelectorBench {
                 rows.append(row)
                 let numpyText = numpy.map { $0.aborted ? String(format: "> %.0f", $0.seconds) : String(format: "%.3f", $0.seconds) } ?? "n/a"
                 let ratioText = row.ratio.map { String(format: "%@%.3f", row.numpyAborted ? "< " : "", $0) } ?? "n/a"
-                print(selector.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                report(selector.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
                     + String(format: " %10.3f %10@ %7@ %9@", quadcat, numpyText, ratioText, agreement.map { String(format: "%.1f%%", 100 * $0) } ?? "n/a"))
             }
         }
@@ -93,7 +93,7 @@ struct SelectorBench {
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let data = try? Data(contentsOf: out) else {
-            print("  (NumPy \(selector.rawValue) failed: \(String(decoding: message, as: UTF8.self).suffix(300)))")
+            report("  (NumPy \(selector.rawValue) failed: \(String(decoding: message, as: UTF8.self).suffix(300)))")
             return nil
         }
         let result = try JSONDecoder().decode(NumpyResult.self, from: data)

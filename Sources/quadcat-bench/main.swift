@@ -26,7 +26,7 @@ if only == nil || only == "selectors" {
     if let root = Fixtures.realbench {
         datasets.append(try SelectorBench.realbench(root, work: work))
     } else {
-        print("(../shared/realbench is absent: skipping it)")
+        report("(../shared/realbench is absent: skipping it)")
     }
     datasets.append(try SelectorBench.synthetic(rows: Int(option("--synthetic-rows") ?? "") ?? 100_000, work: work))
     let bench = SelectorBench(work: work, repository: repository, numpyLimit: Double(option("--numpy-limit") ?? "") ?? 900)
@@ -36,4 +36,4 @@ let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
 let out = work.appendingPathComponent("results.json")
 try encoder.encode(results).write(to: out)
-print("results: \(out.path)")
+report("results: \(out.path)")

@@ -31,7 +31,8 @@ struct DocumentInserter {
         sqlite3_bind_blob(s, 4, contentHash.baseAddress, Int32(contentHash.count), Self.transient)
         sqlite3_bind_int64(s, 5, Int64(byteLength))
         source.withUTF8 { _ = sqlite3_bind_text(s, 6, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count), Self.transient) }
-        let code = sqlite3_step(s)
+        // GRDB turns on extended result codes (SQLITE_CONSTRAINT_UNIQUE and friends).
+        let code = sqlite3_step(s) & 0xFF
         switch code {
         case SQLITE_DONE:
             return true

@@ -47,7 +47,8 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
     let array: StoredArray
     let cache: SegmentCache
     public let usableRows: RowMask?
-    /// Rows per block handed to the consumer: about 512 KiB of Float32, so blocks stay in L2.
+    /// Rows per block handed to the consumer: about 256 KiB of Float32, so the blocks in flight stay
+    /// in L2.
     let blockRows: Int
 
     init(array: StoredArray, cache: SegmentCache, usableRows: RowMask?) {
@@ -55,7 +56,7 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
         self.array = array
         self.cache = cache
         self.usableRows = usableRows
-        blockRows = max(1, (512 << 10) / (array.dim * 4))
+        blockRows = max(1, (256 << 10) / (array.dim * 4))
     }
 
     public var rowCount: Int { array.rowCount }
@@ -64,6 +65,13 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
     public var storedDType: StoredDType { array.dtype }
 
     public func forEachBlock(_ body: (RowBlock) throws -> Void) throws {
+        // Raw float32 chunks are read in place: nothing to decode. Other precisions decode ahead on a
+        // second thread, unless the array is too small for that to pay.
+        let inPlace = array.dtype == .float32 && array.chunks.allSatisfy { $0.codec == .raw }
+        if !inPlace && array.rowCount * array.dim > 4 << 20 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+            // Large blocks: every hand-over between the threads costs a wake-up.
+            return try DecodeAheadScan(array: array, cache: cache, blockRows: max(1, (4 << 20) / (array.dim * 4))).run(body)
+        }
         let decoder = ChunkDecoder(cache: cache, array: array)
         let dim = array.dim
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockRows * dim)

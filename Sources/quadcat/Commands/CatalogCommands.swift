@@ -85,6 +85,7 @@ struct AttachCommand: ParsableCommand {
     @Option(help: "Rows with NaN or infinity: reject, or mark-unusable.") var nonfinite: NonFinitePolicy = .reject
     @Option(help: "Tensor name inside a safetensors file.") var tensor: String?
     @Option(help: "File of document ids, one per line, naming the document of each row (partial columns).") var ids: String?
+    @Option(help: "Chunk codec: auto (compress where it saves 10%), raw, lz4 or shuffle-lz4.") var codec: CodecPolicy = .auto
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -99,6 +100,7 @@ struct AttachCommand: ParsableCommand {
             request.nonFinite = nonfinite
             request.tensor = tensor
             request.idsFile = ids.map { URL(fileURLWithPath: $0) }
+            request.codec = codec
             let report = try catalog.attach(request, progress: Terminal.progressLine())
             Terminal.endProgress()
             if json { return try Terminal.printJSON(report) }
@@ -116,6 +118,7 @@ struct AttachCommand: ParsableCommand {
 }
 
 extension ColumnKind: ExpressibleByArgument {}
+extension CodecPolicy: ExpressibleByArgument {}
 extension StoragePrecision: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
 
