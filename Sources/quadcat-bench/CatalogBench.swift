@@ -13,6 +13,7 @@ struct CatalogBench {
     struct Results: Codable {
         var memoryBandwidth1: Double
         var memoryBandwidth2: Double
+        var diskWriteMBps: Double
         var npyBytes: Int
         var jsonlBytes: Int
         var jsonlMBps: Double
@@ -29,7 +30,8 @@ struct CatalogBench {
         report("== catalog: \(rows) x \(dim) float16 gradients")
         let bandwidth1 = Measure.memoryReadBandwidth(threads: 1)
         let bandwidth2 = Measure.memoryReadBandwidth(threads: 2)
-        report(String(format: "memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads)", bandwidth1, bandwidth2))
+        let disk = try Measure.diskWriteBandwidth(directory: work)
+        report(String(format: "memory read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads); disk write with fsync: %.0f MB/s", bandwidth1, bandwidth2, disk))
 
         let npy = work.appendingPathComponent("grads.npy")
         let jsonl = work.appendingPathComponent("corpus.jsonl")
@@ -69,11 +71,11 @@ struct CatalogBench {
             }
             scan[name] = Double(storedBytes) / scanSeconds / 1e9
             delivered[name] = Double(rows * dim * 4) / scanSeconds / 1e9
-            report(String(format: "attach .npy -> %@: %.0f MB/s of input; stored %.4f x raw f16 (%.4f x raw f32); scan %.1f GB/s stored = %.0f%% of 1-thread bandwidth, %.1f GB/s float32 delivered%@",
-                         name, attach[name]!, overF16[name]!, overF32[name]!, scan[name]!, 100 * scan[name]! / bandwidth1, delivered[name]!, checksum.isFinite ? "" : "!"))
+            report(String(format: "attach .npy -> %@: %.0f MB/s of input (%.0f MB/s written); stored %.4f x raw f16 (%.4f x raw f32); scan %.1f GB/s stored = %.0f%% of 1-thread bandwidth, %.1f GB/s float32 delivered%@",
+                         name, attach[name]!, attach[name]! * Double(storedBytes) / Double(npyBytes), overF16[name]!, overF32[name]!, scan[name]!, 100 * scan[name]! / bandwidth1, delivered[name]!, checksum.isFinite ? "" : "!"))
         }
         return Results(
-            memoryBandwidth1: bandwidth1, memoryBandwidth2: bandwidth2, npyBytes: npyBytes, jsonlBytes: jsonlBytes,
+            memoryBandwidth1: bandwidth1, memoryBandwidth2: bandwidth2, diskWriteMBps: disk, npyBytes: npyBytes, jsonlBytes: jsonlBytes,
             jsonlMBps: jsonlMBps, attachMBps: attach, scanGBps: scan, deliveredGBps: delivered, storedOverRawF16: overF16, storedOverRawF32: overF32)
     }
 

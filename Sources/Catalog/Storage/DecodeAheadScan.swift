@@ -33,7 +33,10 @@ final class DecodeAheadScan: @unchecked Sendable {
         self.blockRows = blockRows
         buffers = (0..<slotCount).map { _ in .allocate(capacity: blockRows * array.dim) }
         slots = Array(repeating: Slot(), count: slotCount)
-        free = DispatchSemaphore(value: slotCount)
+        // libdispatch traps when a semaphore is released below its initial value, which a scan
+        // stopped early leaves `free` at; so start it at zero and hand out the slots by signalling.
+        free = DispatchSemaphore(value: 0)
+        for _ in 0..<slotCount { free.signal() }
         filled = DispatchSemaphore(value: 0)
     }
 
