@@ -102,4 +102,17 @@ struct CoreTests {
         }
         #expect(KMeans(clusters: 4, seed: 3).fit(data).assignments == result.assignments)
     }
+
+    @Test func diagnosticsRoundTripAndOldRecordsWithoutSeriesStillDecode() throws {
+        var d = Diagnostics()
+        d.objectiveTrace = [1, 2.5]
+        d.counters["pulls"] = 3
+        d.notes = ["short"]
+        d.timings["bandit"] = 0.25
+        d.series["pullsPerRound"] = [2, 1]
+        #expect(try JSONDecoder().decode(Diagnostics.self, from: JSONEncoder().encode(d)) == d)
+        let old = #"{"objectiveTrace":[1],"counters":{"pulls":3},"notes":[],"timings":{}}"#
+        let decoded = try JSONDecoder().decode(Diagnostics.self, from: Data(old.utf8))
+        #expect(decoded.series.isEmpty && decoded.counters["pulls"] == 3 && decoded.objectiveTrace == [1])
+    }
 }

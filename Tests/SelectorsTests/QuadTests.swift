@@ -167,6 +167,26 @@ struct QuadTests {
         // Every cluster was read to its end: pulls = the slices of all clusters (4 per cluster of 40 rows).
         #expect(selection.diagnostics.counters["pulls"] == 36)
         #expect(selection.diagnostics.objectiveTrace.allSatisfy { $0 == 0 })
+        #expect(selection.diagnostics.series["pullsPerRound"]?.reduce(0, +) == 36)
+        #expect(selection.diagnostics.series["acceptedPullsPerRound"]?.allSatisfy { $0 == 0 } == true)
+    }
+
+    @Test func pullsPerRoundAddUpToTheTotalsAndExplainTheTrace() throws {
+        let pool = Pool(groups: 16, perGroup: 100, planted: 5, seed: 6)
+        let selection = try Self.select(pool, budget: 300, Quad.Parameters(seed: 3))
+        let d = selection.diagnostics
+        let pulls = try #require(d.series["pullsPerRound"])
+        let accepted = try #require(d.series["acceptedPullsPerRound"])
+        let arms = try #require(d.counters["arms"])
+        #expect(pulls.count == d.objectiveTrace.count && accepted.count == pulls.count)
+        #expect(pulls.reduce(0, +) == d.counters["pulls"] && accepted.reduce(0, +) == d.counters["acceptedPulls"])
+        #expect(zip(pulls, accepted).allSatisfy { $1 <= $0 && $0 <= arms && $0 >= 1 })
+        // The subset grows in exactly the rounds that accepted a slice.
+        var before = 0.0
+        for (round, size) in d.objectiveTrace.enumerated() {
+            #expect((size > before) == (accepted[round] > 0), "round \(round)")
+            before = size
+        }
     }
 
     @Test func reproducibleForASeedAndDifferentForAnother() throws {

@@ -25,8 +25,22 @@ public struct Diagnostics: Sendable, Equatable, Codable {
     public var notes: [String] = []
     /// Seconds spent per phase.
     public var timings: [String: Double] = [:]
+    /// Further per-step or per-round sequences by name (Quad: pulls and accepted pulls per round).
+    public var series: [String: [Double]] = [:]
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case objectiveTrace, counters, notes, timings, series }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        objectiveTrace = try container.decode([Double].self, forKey: .objectiveTrace)
+        counters = try container.decode([String: Double].self, forKey: .counters)
+        notes = try container.decode([String].self, forKey: .notes)
+        timings = try container.decode([String: Double].self, forKey: .timings)
+        // Subsets stored before `series` existed have none.
+        series = try container.decodeIfPresent([String: [Double]].self, forKey: .series) ?? [:]
+    }
 }
 
 /// The result of a selector: members in rank order plus diagnostics.

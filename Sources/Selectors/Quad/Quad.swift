@@ -121,6 +121,8 @@ public enum Quad {
         let unscoredMembers = run.members.count { influence[$0.row].isNaN }
         let rowsWithoutCluster = assignments.count { $0 < 0 }
         diagnostics.objectiveTrace = run.acceptedAfterRound.map(Double.init)
+        diagnostics.series["pullsPerRound"] = run.pullsPerRound.map(Double.init)
+        diagnostics.series["acceptedPullsPerRound"] = run.acceptedPullsPerRound.map(Double.init)
         diagnostics.counters = [
             "rounds": Double(run.acceptedAfterRound.count),
             "pulls": Double(run.pulls),

@@ -17,6 +17,9 @@ extension Quad {
         private(set) var members: [Member] = []
         /// Members after each round (the objective trace).
         private(set) var acceptedAfterRound: [Int] = []
+        /// Slices read, and slices accepted, in each round.
+        private(set) var pullsPerRound: [Int] = []
+        private(set) var acceptedPullsPerRound: [Int] = []
         private(set) var pulls = 0
         private(set) var acceptedPulls = 0
         private(set) var pullsWithoutScoredRows = 0
@@ -46,11 +49,14 @@ extension Quad {
                     stoppedAtMaxRounds = true
                     break
                 }
+                let (pullsBefore, acceptedBefore) = (pulls, acceptedPulls)
                 for cluster in pulled {
                     pull(cluster, budget: budget)
                     if members.count == budget { break }
                 }
                 acceptedAfterRound.append(members.count)
+                pullsPerRound.append(pulls - pullsBefore)
+                acceptedPullsPerRound.append(acceptedPulls - acceptedBefore)
             }
         }
 

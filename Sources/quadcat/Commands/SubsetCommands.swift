@@ -122,7 +122,14 @@ struct ShowCommand: ParsableCommand {
             print("  params  \(info.parameters)")
             print("  recipe  \(info.recipeHash)\n  content \(info.contentHash)")
             print("  created \(info.createdAt) in \(Format.seconds(info.elapsedSeconds)) by quadcat \(info.toolVersion)")
-            for note in info.diagnostics.notes { print("  note: \(note)") }
+            let diagnostics = info.diagnostics
+            if let first = diagnostics.objectiveTrace.first, let last = diagnostics.objectiveTrace.last {
+                print("  trace   \(diagnostics.objectiveTrace.count) steps, objective \(String(format: "%.6g", first)) -> \(String(format: "%.6g", last))")
+            }
+            if !diagnostics.counters.isEmpty {
+                print("  run     " + diagnostics.counters.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", "))
+            }
+            for note in diagnostics.notes { print("  note: \(note)") }
             var table = TextTable(["rank", "row", "id", "score", "weight", "text"], rightAligned: [0, 1, 3, 4])
             for m in top {
                 let preview = m.text.replacingOccurrences(of: "\n", with: " ").prefix(60)

@@ -106,10 +106,12 @@ struct TextTable {
         let all = [header] + rows
         let widths = header.indices.map { c in all.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
-            indent + cells.enumerated().map { c, cell in
+            let text = indent + cells.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return rightAligned.contains(c) ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "  ")
+            // Trailing padding only: a right-aligned first column keeps its leading spaces.
+            return String(text.reversed().drop { $0 == " " }.reversed())
         }
         var out = [line(header), indent + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
         out += rows.map(line)
