@@ -8,7 +8,8 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Generates a small, realistic corpus (several domains, a minority target domain, planted \
             duplicates, gradients at four checkpoints, embeddings, a validation set), ingests it the way a \
-            user would, and prints the catalog. The catalog is kept so you can explore it afterwards.
+            user would, runs all five selectors at one budget and prints the comparison table. The catalog \
+            is kept so you can explore it afterwards.
             """)
 
     @Option(help: "Directory to build the demo in (default: a new temporary directory).") var dir: String?

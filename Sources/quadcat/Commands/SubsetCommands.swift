@@ -11,23 +11,29 @@ struct SelectCommand: ParsableCommand {
         commandName: "select", abstract: "Run a selector over stored columns and keep the result as a versioned subset.",
         discussion: """
             Selectors (DESIGN.md §4 has the exact math):
-              less    LESS (Xia et al. 2024): learning-rate-weighted cosine of each row's gradient trajectory
-                      with the target's, mean within a subtask, max over subtasks; top k.
+              less    LESS (Xia et al. 2024): learning-rate-weighted cosine of each
+                      row's gradient trajectory with the target's, mean within a
+                      subtask, max over subtasks; top k.
                       param: similarity=cosine|inner-product
-              gtp     Gradient Trajectory Pursuit (Deng, Li, Li 2024). There is no public code: this is a
-                      reconstruction from the paper's abstract and CoSaMP (Needell & Tropp 2009) with
-                      non-negative least squares. Joint sparse non-negative matching of the target's
-                      trajectory; may return fewer rows than the budget (it says so); rows get weights.
+              gtp     Gradient Trajectory Pursuit (Deng, Li, Li 2024). There is no
+                      public code: this is a reconstruction from the paper and
+                      CoSaMP (Needell & Tropp 2009) with non-negative least
+                      squares. Joint sparse non-negative matching of the target's
+                      trajectory; may return fewer rows than the budget (it says
+                      so); rows get weights.
                       params: groups=32 iterations=20 tolerance=1e-4
-              spice   SPICE (Chang et al. 2026): greedy log det(I + alpha sum g g^T) minus rho times the
-                      gradient conflict, lazy greedy. params: alpha=1 rho=0.1 halfLife= lazy=true
+              spice   SPICE (Chang et al. 2026): greedy log det(I + alpha sum g g^T)
+                      minus rho times the gradient conflict, lazy greedy.
+                      params: alpha=1 rho=0.1 halfLife= lazy=true
                       mode=global|pool pool=128 perPool=
-              quad    Quad (Zhang et al. 2025): k-means clusters of embeddings as bandit arms, UCB over
-                      sampled influence with threshold tau. params: clusters= alpha= arms= bEst=0.05
-                      gamma=0.25 tau= tauQuantile=0.8 radius= kmeansSample= tauSample= maxRounds=
+              quad    Quad (Zhang et al. 2025): k-means clusters of embeddings as
+                      bandit arms, UCB over sampled influence with threshold tau.
+                      params: clusters= alpha= arms= bEst=0.05 gamma=0.25 tau=
+                      tauQuantile=0.8 radius= kmeansSample= tauSample= maxRounds=
               random  seeded uniform sample.
-            LESS and GTP read every gradient checkpoint; SPICE and Quad read the last (--checkpoints N).
-            Running the same request again gives a new version with the same recipe and content hashes.
+            LESS and GTP read every gradient checkpoint; SPICE and Quad read the
+            last (--checkpoints N). Running the same request again gives a new
+            version with the same recipe and content hashes.
             """)
 
     @OptionGroup var path: CatalogPath
