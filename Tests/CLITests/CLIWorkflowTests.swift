@@ -63,6 +63,13 @@ struct CLIWorkflowTests {
         #expect(notCatalog.status == 1 && notCatalog.stderr.contains("quadcat init"))
     }
 
+    @Test func selectHelpNamesEverySelectorAndLabelsGTPAReconstruction() throws {
+        let help = try QuadcatBinary.run(["select", "--help"])
+        #expect(help.status == 0)
+        for selector in ["less", "gtp", "spice", "quad", "random"] { #expect(help.stdout.contains("  \(selector)  ")) }
+        #expect(help.stdout.contains("reconstruction from the paper"))
+    }
+
     @Test func verifyExitsOneOnDamageAndGCCleansGarbage() throws {
         let dir = TemporaryDirectory()
         let cat = dir.file("cat.quadcat")
