@@ -19,12 +19,15 @@ public final class Catalog: Sendable {
     let paths: CatalogPaths
     let database: DatabasePool
     let segments: SegmentCache
+    /// Called once when a write has to wait for another process's write to finish.
+    let waitingForWriter: (@Sendable () -> Void)?
 
     /// The version recorded with every subset.
     public static let toolVersion = "0.1.0"
 
-    private init(root: URL, database: DatabasePool) {
+    private init(root: URL, database: DatabasePool, waitingForWriter: (@Sendable () -> Void)?) {
         self.root = root
+        self.waitingForWriter = waitingForWriter
         self.paths = CatalogPaths(root: root)
         self.database = database
         self.segments = SegmentCache(paths: paths)
@@ -46,15 +49,29 @@ public final class Catalog: Sendable {
         } catch {
             throw CatalogError(.io, "cannot create \(root.path): \(error.localizedDescription)")
         }
-        return try open(at: root)
+        return try open(at: root, creatingIndex: true)
     }
 
     /// Opens an existing catalog, applying any schema migrations it lacks.
-    public static func open(at root: URL) throws -> Catalog {
+    ///
+    /// - Parameter waitingForWriter: called once whenever a write of this handle has to wait for
+    ///   another process's write (one writer at a time), for example to tell a user why nothing happens.
+    public static func open(at root: URL, waitingForWriter: (@Sendable () -> Void)? = nil) throws -> Catalog {
+        try open(at: root, creatingIndex: false, waitingForWriter: waitingForWriter)
+    }
+
+    private static func open(at root: URL, creatingIndex: Bool, waitingForWriter: (@Sendable () -> Void)? = nil) throws -> Catalog {
         let paths = CatalogPaths(root: root)
         let fm = FileManager.default
         guard fm.fileExists(atPath: paths.chunks.path) else {
             throw CatalogError(.notFound, "\(root.path) is not a quadcat catalog", remedy: "create one with `quadcat init \(root.path)`")
+        }
+        // Without its index a catalog's chunks are unreachable; opening would create an empty index and
+        // make `gc` see every chunk as garbage.
+        guard creatingIndex || fm.fileExists(atPath: paths.database.path) else {
+            throw CatalogError(
+                .notFound, "\(root.path) has chunk files but no index (\(paths.database.lastPathComponent) is missing)",
+                remedy: "restore \(paths.database.lastPathComponent) (and its -wal file, if any) from a backup; nothing was changed")
         }
         try? fm.createDirectory(at: paths.staging, withIntermediateDirectories: true)
         var configuration = Configuration()
@@ -78,7 +95,7 @@ public final class Catalog: Sendable {
         if superseded {
             throw CatalogError(.invalidRequest, "\(root.path) was written by a newer quadcat (its schema has migrations this version does not know)", remedy: "upgrade quadcat")
         }
-        return Catalog(root: root, database: pool)
+        return Catalog(root: root, database: pool, waitingForWriter: waitingForWriter)
     }
 
     static var migrator: DatabaseMigrator {
@@ -97,7 +114,7 @@ public final class Catalog: Sendable {
     /// Runs `body` holding the writer lock, with a staging area whose files are removed if `body`
     /// fails. `body` must publish the staging area before committing its transaction.
     func write<T>(waiting: (() -> Void)? = nil, _ body: (StagingArea) throws -> T) throws -> T {
-        let lock = try WriterLock(url: paths.lock, waiting: waiting)
+        let lock = try WriterLock(url: paths.lock, waiting: waiting ?? waitingForWriter)
         let staging = StagingArea(paths: paths)
         do {
             let result = try body(staging)

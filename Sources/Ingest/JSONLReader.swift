@@ -49,8 +49,13 @@ public final class JSONLReader {
 
     public init(url: URL, options: JSONLOptions = .init()) throws {
         precondition(options.maxRecordBytes > 0 && options.maxDepth > 0, "limits must be positive")
-        precondition(!options.idField.isEmpty && !options.textField.isEmpty, "field names must not be empty")
-        precondition(options.idField != options.textField, "the id and text fields must differ")
+        guard !options.idField.isEmpty, !options.textField.isEmpty else {
+            throw IngestError(file: url.path, location: nil, problem: "the id or text field name is empty", remedy: "Name both fields (--id-field, --text-field).")
+        }
+        guard options.idField != options.textField else {
+            throw IngestError(file: url.path, location: nil, problem: "the id and text fields are both '\(options.idField)'",
+                              remedy: "Name two different fields with --id-field and --text-field.")
+        }
         self.url = url
         self.options = options
         file = try ReadOnlyFile(path: url.path)
@@ -65,7 +70,7 @@ public final class JSONLReader {
         let idKey = Array(options.idField.utf8)
         let textKey = Array(options.textField.utf8)
         let reader = LineReader(file: file, maxLineBytes: options.maxRecordBytes,
-                                limitRemedy: "raise the record size limit (JSONLOptions.maxRecordBytes)")
+                                limitRemedy: "split the record, or check that the file is JSONL (one JSON object per line)")
         bytesRead = 0
         try idKey.withUnsafeBytes { idKey in
             try textKey.withUnsafeBytes { textKey in
@@ -83,10 +88,11 @@ public final class JSONLReader {
                     let id = fields.idIsString
                         ? scanner.decodeString(open: idOpen, close: fields.idEnd - 1, hasEscapes: fields.idEscapes)
                         : String(decoding: UnsafeRawBufferPointer(rebasing: line[idOpen..<fields.idEnd]), as: UTF8.self)
-                    if id.isEmpty || id.utf8.contains(where: { $0 == 0x0a || $0 == 0x0d }) {
+                    // Ids go one per line into id lists and through C strings: no control characters.
+                    if id.isEmpty || id.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
                         throw IngestError(file: path, location: location(line, number, idOpen),
-                                          problem: id.isEmpty ? "the id is empty" : "the id contains a line break",
-                                          remedy: "Give every record a non-empty single-line id, or name another id field with --id-field.")
+                                          problem: id.isEmpty ? "the id is empty" : "the id contains a control character (a line break, tab or NUL)",
+                                          remedy: "Give every record a non-empty single-line id without control characters, or name another id field with --id-field.")
                     }
                     let text = scanner.decodeString(open: textOpen, close: fields.textEnd - 1, hasEscapes: fields.textEscapes)
                     bytesRead = min(offset + line.count + 1, fileSize)
@@ -95,6 +101,20 @@ public final class JSONLReader {
             }
         }
         bytesRead = fileSize
+    }
+
+    /// The text field of one record, parsed exactly as ingest parses it (so every record ingest
+    /// accepted reads back), or nil when the record is not valid or has no such string field.
+    public static func text(of record: UnsafeRawBufferPointer, options: JSONLOptions) -> String? {
+        let stack = UnsafeMutablePointer<UInt64>.allocate(capacity: JSONScanner.stackWords(maxDepth: options.maxDepth))
+        defer { stack.deallocate() }
+        var scanner = JSONScanner(record, maxDepth: options.maxDepth, stack: stack, endName: "the end of the record")
+        let idKey = Array(options.idField.utf8), textKey = Array(options.textField.utf8)
+        let fields = idKey.withUnsafeBytes { idKey in
+            textKey.withUnsafeBytes { textKey in try? scanner.scanRecord(idKey: idKey, textKey: textKey, options: options) }
+        }
+        guard let fields, let open = fields.textOpen else { return nil }
+        return scanner.decodeString(open: open, close: fields.textEnd - 1, hasEscapes: fields.textEscapes)
     }
 
     private static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {

@@ -128,6 +128,9 @@ public final class MatrixFile: @unchecked Sendable {
                           dimension: dimension, elementType: elementType, dataOffset: chosen.begin)
     }
 
+    /// The widest vector accepted: one row must fit a chunk buffer comfortably (16M float32 = 64 MiB).
+    public static let maximumDimension = 1 << 24
+
     /// Checks that the rows fit the file exactly: `dataEnd` for a tensor inside a safetensors file (its
     /// range was checked against the shape already), the end of the file for a .npy.
     private static func checkShape(_ file: ReadOnlyFile, rows: Int, dimension: Int, elementType: ElementType,
@@ -136,6 +139,12 @@ public final class MatrixFile: @unchecked Sendable {
         guard dimension > 0 else {
             throw IngestError(file: path, location: location ?? "header", problem: "the matrix has \(rows) rows of dimension 0",
                               remedy: "Give a matrix with at least one column.")
+        }
+        guard dimension <= maximumDimension else {
+            throw IngestError(
+                file: path, location: location ?? "header",
+                problem: "dimension \(dimension) is larger than quadcat's limit of \(maximumDimension) columns",
+                remedy: "Project the vectors to a smaller dimension first (LESS uses 8192).")
         }
         let (rowBytes, o1) = dimension.multipliedReportingOverflow(by: elementType.byteWidth)
         let (dataBytes, o2) = rows.multipliedReportingOverflow(by: rowBytes)

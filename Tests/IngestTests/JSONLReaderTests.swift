@@ -120,7 +120,18 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
         let empty = try #require(try jsonlError("{\"id\": \"\", \"text\": \"x\"}\n"))
         #expect(empty.problem == "the id is empty" && empty.location == "line 1, column 8")
         let broken = try #require(try jsonlError("{\"id\": \"a\\nb\", \"text\": \"x\"}\n"))
-        #expect(broken.problem == "the id contains a line break")
+        #expect(broken.problem.hasPrefix("the id contains a control character"))
+        // A NUL would cut the id short wherever it passes through a C string.
+        let nul = try #require(try jsonlError("{\"id\": \"a\\u0000b\", \"text\": \"x\"}\n"))
+        #expect(nul.problem.hasPrefix("the id contains a control character") && nul.location == "line 1, column 8")
+    }
+
+    @Test func theIdAndTextFieldsMustBeTwoNamedFields() throws {
+        let dir = TemporaryDirectory("ingest")
+        let url = dir.file("a.jsonl")
+        try Data("{\"id\": 1, \"text\": \"x\"}\n".utf8).write(to: url)
+        #expect(throws: IngestError.self) { try JSONLReader(url: url, options: JSONLOptions(idField: "text", textField: "text")) }
+        #expect(throws: IngestError.self) { try JSONLReader(url: url, options: JSONLOptions(idField: "")) }
     }
 
     @Test func duplicateIDOrTextFieldIsAnError() throws {
@@ -238,7 +249,7 @@ private let preamble = "{\"id\": 1, \"text\": \"one\"}\n{\"id\": 2, \"text\": \"
         let error = try #require(try jsonlError(preamble + long + "\n", options))
         #expect(error.location == "line 3")
         #expect(error.problem.hasPrefix("the line is longer than the limit of 40 bytes"))
-        #expect(error.remedy.contains("maxRecordBytes"))
+        #expect(error.remedy.contains("split the record"))
         let last = try #require(try jsonlError(preamble + long, options))  // without a final newline
         #expect(last.location == "line 3")
         // Exactly at the limit is fine.

@@ -120,8 +120,8 @@ extension Catalog {
         let checkpoint = request.checkpoint ?? 0
         let path = request.file.path
         if kind == .gradient {
-            guard request.checkpoint != nil else {
-                throw CatalogError(.invalidRequest, "a gradient column needs --checkpoint N", remedy: "number the checkpoints of the trajectory 1, 2, ...")
+            guard let given = request.checkpoint, given >= 1 else {
+                throw CatalogError(.invalidRequest, "a gradient column needs --checkpoint N with N >= 1", remedy: "number the checkpoints of the trajectory 1, 2, ...")
             }
             guard let lr = request.learningRate, lr > 0, lr.isFinite else {
                 throw CatalogError(.invalidRequest, "a gradient column needs --lr (the checkpoint's learning rate, a positive number)", remedy: "LESS weights checkpoints by it; use the learning rate at, or averaged over the epoch before, the checkpoint")

@@ -76,6 +76,12 @@ extension Catalog {
         let kind = request.kind ?? (request.checkpoint != nil ? .gradient : .embedding)
         let checkpoint = request.checkpoint ?? 0
         guard kind != .score else { throw CatalogError(.invalidRequest, "a target holds gradient or embedding columns, not scores") }
+        guard source.rowCount > 0 else {
+            throw CatalogError(.invalidRequest, "\(path) has no rows", remedy: "a target needs at least one validation example")
+        }
+        if kind == .gradient, checkpoint < 1 {
+            throw CatalogError(.invalidRequest, "a target gradient needs --checkpoint N with N >= 1", remedy: "use the checkpoint numbers of the corpus's gradient column")
+        }
         var target = try TargetRow.filter(Column("name") == request.target).fetchOne(db)
         let created = target == nil
         if let existing = target {

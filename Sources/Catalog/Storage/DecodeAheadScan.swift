@@ -19,7 +19,8 @@ final class DecodeAheadScan: @unchecked Sendable {
     private let blockRows: Int
     private let slotCount = 3
     private let buffers: [UnsafeMutableBufferPointer<Float>]
-    private var slots: [Slot]
+    /// Written by the producer, read by the consumer; the semaphores order each slot's hand-over.
+    private let slots: UnsafeMutableBufferPointer<Slot>
     private let free: DispatchSemaphore
     private let filled: DispatchSemaphore
     private let finished = DispatchSemaphore(value: 0)
@@ -32,7 +33,8 @@ final class DecodeAheadScan: @unchecked Sendable {
         self.cache = cache
         self.blockRows = blockRows
         buffers = (0..<slotCount).map { _ in .allocate(capacity: blockRows * array.dim) }
-        slots = Array(repeating: Slot(), count: slotCount)
+        slots = .allocate(capacity: slotCount)
+        slots.initialize(repeating: Slot())
         // libdispatch traps when a semaphore is released below its initial value, which a scan
         // stopped early leaves `free` at; so start it at zero and hand out the slots by signalling.
         free = DispatchSemaphore(value: 0)
@@ -40,7 +42,10 @@ final class DecodeAheadScan: @unchecked Sendable {
         filled = DispatchSemaphore(value: 0)
     }
 
-    deinit { for buffer in buffers { buffer.deallocate() } }
+    deinit {
+        for buffer in buffers { buffer.deallocate() }
+        slots.deallocate()
+    }
 
     private var isCancelled: Bool {
         lock.lock()

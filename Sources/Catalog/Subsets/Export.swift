@@ -19,9 +19,9 @@ public enum ExportFormat: String, CaseIterable, Codable, Sendable {
 public struct ExportRequest: Sendable {
     public var subset: String
     public var format: ExportFormat
-    /// nil: standard output (jsonl, ids, npy). mds needs a directory.
+    /// nil: standard output (jsonl, ids). npy needs a file, mds a directory.
     public var output: URL?
-    /// Add the member's score as a field (jsonl, mds) or write FILE.scores.npy (npy).
+    /// Add the member's score as a field of this name (jsonl, mds), or write FILE.NAME.npy (npy).
     public var scoreField: String?
     /// Add the member's weight (GTP's row weight; 1 for other selectors) likewise.
     public var weightField: String?
@@ -54,6 +54,7 @@ extension Catalog {
             let corpus = try CorpusRow.fetchOne(db, key: row.corpusId)!
             return (try info(of: row, db), corpus, try ArrayIndex.load(corpus.recordsArrayId, db))
         }
+        try Self.checkExtraFieldNames(request, corpus: corpus)
         let members = try self.members(subsetInfo.reference)
         let decoder = ChunkDecoder(cache: segments, array: records)
         var bytes = 0
@@ -68,7 +69,13 @@ extension Catalog {
                 if ids {
                     for id in try externalIDs(corpus: corpus.name, rows: slice.map(\.row)) { out += Array(id.utf8) + [0x0A] }
                 } else {
+                    let extra = Self.extraFields(Member(row: 0, score: 0), request).map(\.name)
                     for (member, record) in zip(slice, try decoder.records(rows: slice.map(\.row))) {
+                        if let clash = extra.first(where: { RecordFields.mayHaveKey($0, record) }) {
+                            throw CatalogError(
+                                .invalidRequest, "record of row \(member.row) already has a field named '\(clash)'",
+                                remedy: "name the added field something else (--score-field, --weight-field)")
+                        }
                         out += RecordFields.appending(Self.extraFields(member, request), to: record) + [0x0A]
                     }
                 }
@@ -80,17 +87,29 @@ extension Catalog {
             guard let output = request.output else {
                 throw CatalogError(.invalidRequest, "npy export needs --out FILE.npy")
             }
-            try NpyWriter.write(url: output, int64s: members.map { Int64($0.row) })
-            bytes = FileIO.fileSize(output) ?? 0
+            // Every file is written beside its destination and renamed into place once all are complete.
+            var files = [(output, { try NpyWriter.write(url: $0, int64s: members.map { Int64($0.row) }) } as (URL) throws -> Void)]
             for (field, values) in [(request.scoreField, members.map(\.score)), (request.weightField, members.map(\.weight))] {
                 guard let field else { continue }
-                let url = output.deletingPathExtension().appendingPathExtension("\(field).npy")
-                try NpyWriter.write(url: url, floats: values.map { Float($0) })
+                files.append((output.deletingPathExtension().appendingPathExtension("\(field).npy"), { try NpyWriter.write(url: $0, floats: values.map { Float($0) }) }))
+            }
+            let temporaries = files.map { OutputSink.temporary(for: $0.0) }
+            defer { for url in temporaries { try? FileManager.default.removeItem(at: url) } }
+            for ((url, write), temporary) in zip(files, temporaries) {
+                try OutputSink.checkDestination(url)
+                try write(temporary)
+            }
+            for ((url, _), temporary) in zip(files, temporaries) {
+                try FileIO.rename(temporary, to: url)
                 bytes += FileIO.fileSize(url) ?? 0
             }
         case .mds:
             guard let output = request.output else {
                 throw CatalogError(.invalidRequest, "mds export needs --out DIRECTORY")
+            }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw CatalogError(.invalidRequest, "\(output.path) is a file; an MDS dataset is a directory", remedy: "give a new directory with --out")
             }
             if let existing = try? FileManager.default.contentsOfDirectory(atPath: output.path), !existing.isEmpty {
                 throw CatalogError(.invalidRequest, "\(output.path) exists and is not empty", remedy: "give a new directory for the MDS dataset")
@@ -104,7 +123,7 @@ extension Catalog {
                 let ids = try externalIDs(corpus: corpus.name, rows: slice.map(\.row))
                 for (i, record) in try decoder.records(rows: slice.map(\.row)).enumerated() {
                     var values: [String: MDSWriter.Value] = [
-                        "id": .str(Array(ids[i].utf8)), "text": .str(try Self.text(of: record, field: corpus.textField)),
+                        "id": .str(Array(ids[i].utf8)), "text": .str(try Self.text(of: record, corpus: corpus)),
                         "record": .str(record), "rank": .int(Int64(batch + i)),
                     ]
                     if let field = request.scoreField { values[field] = .float64(slice[i].score) }
@@ -118,6 +137,25 @@ extension Catalog {
         return ExportReport(subset: subsetInfo.reference, format: request.format, rows: members.count, bytes: bytes, output: destination)
     }
 
+    /// Added field names are plain identifiers, distinct from each other and from the fields every
+    /// record or MDS sample already has.
+    static func checkExtraFieldNames(_ request: ExportRequest, corpus: CorpusRow) throws {
+        let names = [request.scoreField, request.weightField].compactMap { $0 }
+        let reserved = Set([corpus.idField, corpus.textField] + (request.format == .mds ? ["id", "text", "record", "rank"] : []))
+        for name in names {
+            let plain = !name.isEmpty && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+            guard plain else {
+                throw CatalogError(.invalidRequest, "the field name '\(name)' is not a plain name", remedy: "use letters, digits, '_', '-' or '.'")
+            }
+            guard !reserved.contains(name) else {
+                throw CatalogError(.invalidRequest, "the field name '\(name)' is already taken by the export (\(reserved.sorted().joined(separator: ", ")))", remedy: "choose another name for the added field")
+            }
+        }
+        if names.count == 2, names[0] == names[1] {
+            throw CatalogError(.invalidRequest, "the score and weight fields are both named '\(names[0])'", remedy: "give them different names")
+        }
+    }
+
     static func extraFields(_ member: Member, _ request: ExportRequest) -> [(name: String, value: Double)] {
         var fields: [(name: String, value: Double)] = []
         if let field = request.scoreField { fields.append((field, member.score)) }
@@ -125,10 +163,11 @@ extension Catalog {
         return fields
     }
 
-    /// The text field of a stored record, as UTF-8.
-    static func text(of record: [UInt8], field: String) throws -> [UInt8] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(record)) as? [String: Any], let text = object[field] as? String else {
-            throw CatalogError(.damaged, "a stored record has no text field '\(field)'", remedy: "run `quadcat verify`")
+    /// The text field of a stored record, as UTF-8, read with the parser that ingested it.
+    static func text(of record: [UInt8], corpus: CorpusRow) throws -> [UInt8] {
+        let options = JSONLOptions(idField: corpus.idField, textField: corpus.textField)
+        guard let text = record.withUnsafeBytes({ JSONLReader.text(of: $0, options: options) }) else {
+            throw CatalogError(.damaged, "a stored record of corpus '\(corpus.name)' has no text field '\(corpus.textField)'", remedy: "run `quadcat verify`")
         }
         return Array(text.utf8)
     }
@@ -140,13 +179,16 @@ final class OutputSink {
     private let ownsHandle: Bool
     private let temporary: URL?
     private let final: URL?
+    private var closed = false
 
     /// Writes to `url` through a temporary file renamed into place on close, or to standard output.
+    /// A sink dropped before `close` (an error part way) removes its temporary file.
     init(_ url: URL?) throws {
         if let url {
-            let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+            try Self.checkDestination(url)
+            let temporary = Self.temporary(for: url)
             guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-                throw CatalogError(.io, "cannot create \(temporary.path)")
+                throw CatalogError(.io, "cannot write \(url.path): creating a file in \(url.deletingLastPathComponent().path) failed (\(String(cString: strerror(errno))))")
             }
             handle = try FileHandle(forWritingTo: temporary)
             ownsHandle = true
@@ -160,6 +202,30 @@ final class OutputSink {
         }
     }
 
+    deinit {
+        if ownsHandle, !closed, let temporary {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: temporary)
+        }
+    }
+
+    /// The hidden file an output is written to before it is renamed into place.
+    static func temporary(for url: URL) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+    }
+
+    /// Refuses a destination whose directory is missing or which is itself a directory.
+    static func checkDestination(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        let parent = url.deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CatalogError(.notFound, "cannot write \(url.path): the directory \(parent.path) does not exist", remedy: "create it first, or give another --out")
+        }
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CatalogError(.invalidRequest, "cannot write \(url.path): it is a directory", remedy: "give a file name with --out")
+        }
+    }
+
     func write(_ bytes: [UInt8]) throws {
         try handle.write(contentsOf: bytes)
     }
@@ -169,5 +235,6 @@ final class OutputSink {
         try handle.synchronize()
         try handle.close()
         try FileIO.rename(temporary, to: final)
+        closed = true
     }
 }

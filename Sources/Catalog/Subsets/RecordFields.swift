@@ -13,6 +13,33 @@ enum RecordFields {
         return Array(record[..<close]) + Array(insertion.utf8) + Array(record[close...])
     }
 
+    /// Whether `"name"` followed by a colon occurs in `record` outside a string, i.e. as a key at any
+    /// depth. Conservative: a nested key of that name counts too.
+    static func mayHaveKey(_ name: String, _ record: [UInt8]) -> Bool {
+        let pattern = Array("\"\(name)\"".utf8)
+        guard record.count >= pattern.count else { return false }
+        var inString = false, escaped = false
+        var i = 0
+        while i < record.count {
+            let byte = record[i]
+            if inString {
+                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                i += 1
+                continue
+            }
+            if byte == 0x22 {
+                if i + pattern.count <= record.count, record[i..<i + pattern.count].elementsEqual(pattern) {
+                    var j = i + pattern.count
+                    while j < record.count, [0x20, 0x09, 0x0A, 0x0D].contains(record[j]) { j += 1 }
+                    if j < record.count, record[j] == UInt8(ascii: ":") { return true }
+                }
+                inString = true
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// A finite double as a JSON number (the shortest form that reads back exactly).
     static func jsonNumber(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }

@@ -33,12 +33,15 @@ struct SelectorInputs {
             throw CatalogError(.notFound, "corpus '\(corpus.name)' has no gradient column '\(request.gradientColumn)'", remedy: "attach one with `quadcat attach CATALOG --corpus \(corpus.name) --column \(request.gradientColumn) --checkpoint 1 --lr RATE FILE.npy`, or name another with --gradient-column")
         }
         let available = family.map(\.checkpoint)
+        if let checkpoints = request.checkpoints, let repeated = checkpoints.first(where: { c in checkpoints.count { $0 == c } > 1 }) {
+            throw CatalogError(.invalidRequest, "checkpoint \(repeated) is listed twice in --checkpoints", remedy: "list each checkpoint once")
+        }
         let wanted: [Int]
         switch request.selector {
         case .less, .gtp: wanted = request.checkpoints ?? available
         default:
             guard (request.checkpoints?.count ?? 1) == 1 else {
-                throw CatalogError(.invalidRequest, "\(request.selector.rawValue) reads one gradient checkpoint; give a single --checkpoint")
+                throw CatalogError(.invalidRequest, "\(request.selector.rawValue) reads one gradient checkpoint; give a single one with --checkpoints N")
             }
             wanted = [request.checkpoints?.first ?? available.last!]
         }

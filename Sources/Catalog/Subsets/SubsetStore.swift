@@ -182,12 +182,13 @@ extension Catalog {
         try database.read { try info(of: subsetRow(reference, $0), $0) }
     }
 
-    /// Every version of a subset name, oldest first (DESIGN §1 `log`).
-    public func log(_ name: String) throws -> [SubsetInfo] {
+    /// Every version of a subset name, oldest first (DESIGN §1 `log`). `NAME@N` or a tag stands for
+    /// the name it belongs to.
+    public func log(_ reference: String) throws -> [SubsetInfo] {
         try database.read { db in
-            let rows = try SubsetRow.filter(Column("name") == name).order(Column("version")).fetchAll(db)
-            if rows.isEmpty { _ = try subsetRow(name, db) }  // throws the helpful not-found error
-            return try rows.map { try info(of: $0, db) }
+            // Resolving first gives the helpful not-found error and maps tags and versions to a name.
+            let name = try subsetRow(reference, db).name
+            return try SubsetRow.filter(Column("name") == name).order(Column("version")).fetchAll(db).map { try info(of: $0, db) }
         }
     }
 
@@ -239,13 +240,13 @@ extension Catalog {
     public func topMembers(_ reference: String, limit: Int) throws -> [MemberView] {
         let info = try subset(reference)
         let members = Array(try self.members(info.reference).prefix(max(0, limit)))
-        let textField = try database.read { try CorpusRow.named(info.corpus, $0).textField }
+        let corpus = try database.read { try CorpusRow.named(info.corpus, $0) }
         let records = try self.records(corpus: info.corpus, rows: members.map(\.row))
         let ids = try externalIDs(corpus: info.corpus, rows: members.map(\.row))
         return try members.enumerated().map { rank, member in
             MemberView(
                 rank: rank + 1, row: member.row, id: ids[rank], score: member.score, weight: member.weight,
-                text: String(decoding: try Self.text(of: records[rank], field: textField), as: UTF8.self))
+                text: String(decoding: try Self.text(of: records[rank], corpus: corpus), as: UTF8.self))
         }
     }
 }

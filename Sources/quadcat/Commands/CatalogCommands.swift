@@ -9,7 +9,12 @@ struct CatalogPath: ParsableArguments {
 
     var url: URL { URL(fileURLWithPath: catalog) }
 
-    func open() throws -> Catalog { try Catalog.open(at: url) }
+    func open() throws -> Catalog {
+        let path = catalog
+        return try Catalog.open(at: url) {
+            Terminal.note("another quadcat process is writing to \(path); waiting for it to finish")
+        }
+    }
 }
 
 struct InitCommand: ParsableCommand {
@@ -81,7 +86,7 @@ struct AttachCommand: ParsableCommand {
     @Option(help: "Checkpoint number of a gradient column.") var checkpoint: Int?
     @Option(help: "The checkpoint's learning rate (LESS weights checkpoints by it).") var lr: Double?
     @Option(help: "Projection identity KIND[:SEED[:DIM]], e.g. rademacher:20261123:1024.") var projection: String?
-    @Option(help: "Storage precision: as-given, f32, f16, bf16 or int8.") var precision: StoragePrecision = .asGiven
+    @Option(help: "Storage precision: as-given, f32, f16, bf16, int8 or int4 (int8/int4 with a per-row scale).") var precision: StoragePrecision = .asGiven
     @Option(help: "Rows with NaN or infinity: reject, or mark-unusable.") var nonfinite: NonFinitePolicy = .reject
     @Option(help: "Tensor name inside a safetensors file.") var tensor: String?
     @Option(help: "File of document ids, one per line, naming the document of each row (partial columns).") var ids: String?

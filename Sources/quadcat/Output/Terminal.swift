@@ -133,6 +133,14 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as SelectorError {
         Terminal.endProgress()
         Terminal.printError(error.description)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        // Foundation's file errors and anything else: one line, with the path when there is one.
+        Terminal.endProgress()
+        let nsError = error as NSError
+        let path = (nsError.userInfo[NSFilePathErrorKey] as? String).map { " (\($0))" } ?? ""
+        Terminal.printError(nsError.localizedDescription + path)
     }
     throw ExitCode.failure
 }
