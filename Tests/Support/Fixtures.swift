@@ -72,6 +72,19 @@ public enum Fixtures {
         return out
     }
 
+    /// A whole .npy or safetensors matrix as Float32, read straight from the file (not through a catalog).
+    public static func loadMatrix(_ url: URL) throws -> Matrix {
+        let file = try MatrixFile.open(url)
+        var values = [Float](repeating: 0, count: file.rowCount * file.dimension)
+        try values.withUnsafeMutableBufferPointer { all in
+            try file.forEachBlock(rowsPerBlock: 4096) { block in
+                let start = block.firstRow * file.dimension
+                block.copyFloats(into: UnsafeMutableBufferPointer(rebasing: all[start..<start + block.rowCount * file.dimension]))
+            }
+        }
+        return Matrix(rows: file.rowCount, columns: file.dimension, values: values)
+    }
+
     /// The shared realbench directory (../shared/realbench next to the repository), when present.
     public static var realbench: URL? {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -217,7 +217,8 @@ extension Catalog {
         keys.reduce(into: [K: Int]()) { $0[$1, default: 0] += 1 }.values.reduce(0) { $0 + $1 * ($1 - 1) / 2 }
     }
 
-    /// Pairs of rows whose vectors have cosine >= `threshold`, by one Gram matrix of the unit rows.
+    /// Pairs of rows whose vectors have cosine >= `threshold`, from the Gram matrix of the unit rows
+    /// computed a block of rows at a time (memory: blockRows x rows, not rows x rows).
     static func nearDuplicatePairs(_ rows: [Int], embeddings: StoredVectors, threshold: Double) throws -> Int {
         let usable = rows.filter { embeddings.isUsable($0) }
         guard usable.count > 1 else { return 0 }
@@ -227,9 +228,16 @@ extension Catalog {
             let norm = (0..<d).reduce(Float(0)) { $0 + unit[r, $1] * unit[r, $1] }.squareRoot()
             if norm > 0 { for j in 0..<d { unit[r, j] /= norm } }
         }
-        let gram = unit.multiplied(by: unit, transposeOther: true)
+        let blockRows = 1024
         var pairs = 0
-        for i in 0..<usable.count { for j in (i + 1)..<usable.count where Double(gram[i, j]) >= threshold { pairs += 1 } }
+        for start in stride(from: 0, to: usable.count, by: blockRows) {
+            let block = unit.rows(Array(start..<min(usable.count, start + blockRows)))
+            let gram = block.multiplied(by: unit, transposeOther: true)
+            for b in 0..<block.rows {
+                let i = start + b
+                for j in (i + 1)..<usable.count where Double(gram[b, j]) >= threshold { pairs += 1 }
+            }
+        }
         return pairs
     }
 }
