@@ -160,6 +160,9 @@ extension Catalog {
         defer { floats.deallocate() }
 
         try placement.forEachBlock(hasher: &hasher) { block in
+            defer {
+                progress?(ProgressEvent(phase: "attaching \(request.file.lastPathComponent)", completed: block.firstRow + block.rowCount, total: corpus.rowCount, unit: "rows"))
+            }
             var bad = block.rows.nonFiniteRows()
             if !bad.isEmpty && request.nonFinite == .reject {
                 let fileRow = placement.fileRow(forCorpusRow: bad[0])
@@ -190,7 +193,6 @@ extension Catalog {
             } else {
                 try writer.append(float32: UnsafeBufferPointer(out), count: block.rowCount)
             }
-            progress?(ProgressEvent(phase: "attaching \(request.file.lastPathComponent)", completed: block.firstRow + block.rowCount, total: corpus.rowCount, unit: "rows"))
         }
         let data = try writer.finish()
         let usableCount = usable.setCount

@@ -101,6 +101,9 @@ extension Catalog {
         let siblings = try TargetColumnRow.filter(Column("target_id") == targetID && Column("name") == request.column).fetchAll(db)
         var projection = request.projection
         if let sibling = siblings.first {
+            guard sibling.kind == kind.rawValue else {
+                throw CatalogError(.invalidRequest, "target column '\(request.column)' holds \(sibling.kind) vectors, not \(kind.rawValue)")
+            }
             guard sibling.dim == source.dimension else {
                 throw CatalogError(.invalidRequest, "\(path): dimension \(source.dimension) differs from target column '\(request.column)' checkpoint \(sibling.checkpoint) (\(sibling.dim))")
             }
@@ -108,6 +111,9 @@ extension Catalog {
                 throw CatalogError(.invalidRequest, "projection \(given) differs from target column '\(request.column)' checkpoint \(sibling.checkpoint) (\(known))")
             }
             projection = projection ?? sibling.projection
+        }
+        if let dim = projection?.dim, dim != source.dimension {
+            throw CatalogError(.invalidRequest, "\(path): dimension \(source.dimension) differs from the projection's dimension \(dim)")
         }
 
         let writer = VectorArrayWriter(
