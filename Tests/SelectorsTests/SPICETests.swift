@@ -118,6 +118,27 @@ struct SPICETests {
         }
     }
 
+    /// Unnormalised Adam gradients have ||g||^2 of 1e6 and more while q falls to about 1 once the picks
+    /// span the space: q = ||g||^2 - sum (g . b)^2 must not lose that to rounding (in Float32 it did,
+    /// and every gain past d read 0).
+    @Test(arguments: [(UInt64(61), 1.0, 0.0), (62, 1.0, 0.1), (63, 1e-3, 0.0)])
+    func largeGradientsPastTheDimensionStillMatchTheNaiveGreedy(seed: UInt64, alpha: Double, rho: Double) throws {
+        var m = Self.gradients(60, 16, seed: seed)
+        for i in m.values.indices { m.values[i] *= 1000 }
+        let budget = 48
+        let expected = Self.naiveGreedy(m, budget: budget, alpha: alpha, rho: rho)
+        for lazy in [true, false] {
+            let s = try Self.run(m, budget: budget, alpha: alpha, rho: rho, lazy: lazy)
+            #expect(s.rows == expected.rows, "lazy=\(lazy)")
+            let late = Self.gains(s).suffix(budget - 16)
+            #expect(late.allSatisfy { $0 > 1e-3 }, "gains past d must stay informative")
+            for prefix in [16, 17, 32, budget] {
+                let exact = Self.naiveF(m, Array(s.rows.prefix(prefix)), alpha: alpha)
+                #expect(abs(s.diagnostics.objectiveTrace[prefix - 1] - exact) <= 1e-6 * max(1, exact), "prefix \(prefix)")
+            }
+        }
+    }
+
     @Test func penaltyChangesThePicksAndTheNaiveGreedyAgrees() throws {
         let m = Self.gradients(40, 8, seed: 11)
         let plain = try Self.run(m, budget: 16, rho: 0)

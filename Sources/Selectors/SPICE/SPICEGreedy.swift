@@ -70,8 +70,8 @@ extension SPICE {
         func run(rows: Rows, positions: [Int], budget: Int) -> GreedyResult {
             let d = rows.dimension
             let capacity = max(0, min(budget, positions.count))
-            let directions = UnsafeMutablePointer<Float>.allocate(capacity: max(1, capacity * d))
-            let sum = UnsafeMutablePointer<Float>.allocate(capacity: max(1, d))
+            let directions = UnsafeMutablePointer<Double>.allocate(capacity: max(1, capacity * d))
+            let sum = UnsafeMutablePointer<Double>.allocate(capacity: max(1, d))
             sum.initialize(repeating: 0, count: max(1, d))
             defer {
                 directions.deallocate()
@@ -80,7 +80,7 @@ extension SPICE {
             return rows.values.withUnsafeBufferPointer { x in
                 var state = State(
                     x: x.baseAddress!, d: d, positions: positions, rows: rows, directions: directions,
-                    sumFloat: sum, alpha: alpha, rho: rho)
+                    sum: sum, alpha: alpha, rho: rho)
                 return state.run(budget: budget, halfLife: halfLife, lazy: lazy)
             }
         }
@@ -101,11 +101,10 @@ extension SPICE {
         var q: [Double]
         var applied: [Int]
         /// The directions b, one per row, `directionCount` of them.
-        let directions: UnsafeMutablePointer<Float>
+        let directions: UnsafeMutablePointer<Double>
         var directionCount = 0
-        /// The sum of the picked rows, in Double, and rounded to Float for the penalty's products.
-        var sum: [Double]
-        let sumFloat: UnsafeMutablePointer<Float>
+        /// The sum of the picked rows.
+        let sum: UnsafeMutablePointer<Double>
         var sumNorm = 0.0
         var pickedCount = 0
         var evaluations = 0
@@ -115,7 +114,7 @@ extension SPICE {
         var batchValue = [Double](repeating: 0, count: State.maxBatch)
         var batchNext = [Int](repeating: 0, count: State.maxBatch)
         var batchActive = [Bool](repeating: false, count: State.maxBatch)
-        var pending: [(slot: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>)] = []
+        var pending: [(slot: Int, a: UnsafePointer<Float>, b: UnsafePointer<Double>)] = []
 
         /// The most candidates refreshed together (their rows, 4 KiB each at d = 1024, stay in L1/L2).
         static let maxBatch = 8
@@ -128,8 +127,8 @@ extension SPICE {
         static let checkMask = 63
 
         init(
-            x: UnsafePointer<Float>, d: Int, positions: [Int], rows: Rows, directions: UnsafeMutablePointer<Float>,
-            sumFloat: UnsafeMutablePointer<Float>, alpha: Double, rho: Double
+            x: UnsafePointer<Float>, d: Int, positions: [Int], rows: Rows, directions: UnsafeMutablePointer<Double>,
+            sum: UnsafeMutablePointer<Double>, alpha: Double, rho: Double
         ) {
             self.x = x
             self.d = d
@@ -141,24 +140,23 @@ extension SPICE {
             norm = q.map { $0.squareRoot() }
             applied = [Int](repeating: 0, count: positions.count)
             self.directions = directions
-            sum = [Double](repeating: 0, count: d)
-            self.sumFloat = sumFloat
+            self.sum = sum
         }
 
         @inline(__always)
         func row(_ c: Int) -> UnsafePointer<Float> { x + rowIndex[c] * d }
 
         @inline(__always)
-        func direction(_ t: Int) -> UnsafePointer<Float> { UnsafePointer(directions + t * d) }
+        func direction(_ t: Int) -> UnsafePointer<Double> { UnsafePointer(directions + t * d) }
 
         @inline(__always)
         func gain(_ c: Int) -> Double { log1p(alpha * q[c]) }
 
         /// rho * max(0, -cos(g_c, sum)) from h = g_c . sum; zero before the first pick.
         @inline(__always)
-        func penalty(_ c: Int, h: Float) -> Double {
+        func penalty(_ c: Int, h: Double) -> Double {
             guard norm[c] > 0, sumNorm > 0 else { return 0 }
-            return rho * max(0, -Double(h) / (norm[c] * sumNorm))
+            return rho * max(0, -h / (norm[c] * sumNorm))
         }
 
         var penalised: Bool { rho > 0 && pickedCount > 0 }
@@ -218,17 +216,17 @@ extension SPICE {
                 let n = directionCount
                 if i + 4 <= remaining.count, n > 0, remaining[i..<i + 4].allSatisfy({ applied[$0] == n - 1 }) {
                     let c0 = remaining[i], c1 = remaining[i + 1], c2 = remaining[i + 2], c3 = remaining[i + 3]
-                    let r = Dots.dot4(direction(n - 1), row(c0), row(c1), row(c2), row(c3), d)
-                    var h = SIMD4<Float>()
+                    let r = Dots.dot4(row(c0), row(c1), row(c2), row(c3), direction(n - 1), d)
+                    var h = SIMD4<Double>()
                     if penalised {
-                        h = Dots.dot4(UnsafePointer(sumFloat), row(c0), row(c1), row(c2), row(c3), d)
+                        h = Dots.dot4(row(c0), row(c1), row(c2), row(c3), UnsafePointer(sum), d)
                         products += 4
                     }
                     products += 4
                     evaluations += 4
                     for lane in 0..<4 {
                         let c = remaining[i + lane]
-                        let p = Double(r[lane])
+                        let p = r[lane]
                         q[c] = max(0, q[c] - p * p)
                         applied[c] = n
                         let g = gain(c)
@@ -322,7 +320,7 @@ extension SPICE {
                     let r = Dots.dot4(row(c), b0, b1, b2, b3, d)
                     var value = batchValue[i]
                     for lane in 0..<4 {
-                        let p = Double(r[lane])
+                        let p = r[lane]
                         value = max(0, value - p * p)
                     }
                     batchValue[i] = value
@@ -352,7 +350,7 @@ extension SPICE {
                     out.append(Refreshed(gain: gain(c), penalty: 0, complete: false))
                 } else if penalised {
                     products += 1
-                    let h = Dots.dot(row(c), UnsafePointer(sumFloat), d)
+                    let h = Dots.dot(row(c), UnsafePointer(sum), d)
                     out.append(Refreshed(gain: gain(c), penalty: penalty(c, h: h), complete: true))
                 } else {
                     out.append(Refreshed(gain: gain(c), penalty: 0, complete: true))
@@ -366,7 +364,7 @@ extension SPICE {
             var k = 0
             while k < pending.count {
                 let m = min(4, pending.count - k)
-                var r = SIMD4<Float>()
+                var r = SIMD4<Double>()
                 if m == 4 {
                     let (p0, p1, p2, p3) = (pending[k], pending[k + 1], pending[k + 2], pending[k + 3])
                     r = Dots.dotPairs4(p0.a, p0.b, p1.a, p1.b, p2.a, p2.b, p3.a, p3.b, d)
@@ -375,7 +373,7 @@ extension SPICE {
                 }
                 for j in 0..<m {
                     let slot = pending[k + j].slot
-                    let p = Double(r[j])
+                    let p = r[j]
                     batchValue[slot] = max(0, batchValue[slot] - p * p)
                 }
                 k += m
@@ -396,7 +394,7 @@ extension SPICE {
                 // b = sqrt(alpha / (1 + alpha q)) u. Own kernels rather than BLAS, whose rounding
                 // varies with its thread count, so that a recipe gives the same subset on any machine.
                 let u = directions + n * d
-                u.update(from: g, count: d)
+                for j in 0..<d { u[j] = Double(g[j]) }
                 var block = 0
                 while block < n {
                     let end = min(n, block + State.commitBlock)
@@ -412,14 +410,13 @@ extension SPICE {
                     }
                     block = end
                 }
-                let scale = Float((alpha / (1 + alpha * qc)).squareRoot())
+                let scale = (alpha / (1 + alpha * qc)).squareRoot()
                 for j in 0..<d { u[j] *= scale }
                 directionCount += 1
             }
             var squares = 0.0
             for j in 0..<d {
                 sum[j] += Double(g[j])
-                sumFloat[j] = Float(sum[j])
                 squares += sum[j] * sum[j]
             }
             sumNorm = squares.squareRoot()

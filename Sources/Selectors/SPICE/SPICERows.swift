@@ -12,7 +12,7 @@ extension SPICE {
         let values: [Float]
         /// Row number in the source of each compact row (ascending).
         let rowIds: [Int]
-        /// ||g||^2 of each compact row, from the same Float32 dot kernel the greedy updates with.
+        /// ||g||^2 of each compact row, from the same Float64-accumulating kernel the greedy updates with.
         let squaredNorms: [Double]
         /// Rows inside the usable mask that hold a NaN or infinity, or whose squared norm overflows
         /// Float32 (never candidates).
@@ -38,9 +38,10 @@ extension SPICE {
                     let row = block.row(i)
                     var squaredNorm = 0.0
                     if d > 0 {
-                        // A row whose squared norm overflows Float32 is as unusable as one with a NaN.
-                        squaredNorm = Double(Dots.dot(row.baseAddress!, row.baseAddress!, d))
-                        guard qc_first_nonfinite_f32(row.baseAddress!, d) < 0, squaredNorm.isFinite else {
+                        squaredNorm = Dots.squaredNorm(row.baseAddress!, d)
+                        // A squared norm beyond Float32's range overflows the other selectors' kernels;
+                        // such a row is as unusable as one with a NaN.
+                        guard qc_first_nonfinite_f32(row.baseAddress!, d) < 0, squaredNorm <= Double(Float.greatestFiniteMagnitude) else {
                             nonFinite.append(r)
                             continue
                         }
