@@ -17,6 +17,11 @@ struct SubsetTests {
         #expect(try Budget(parsing: "2.5%").rows(of: 1001) == 25)
         #expect(try Budget(parsing: "0.0001%").rows(of: 10) == 1)
         #expect(try Budget(parsing: "700").rows(of: 500) == 500)
+        // Whole percentages are exact: p% of n is floor(p * n / 100), with no row lost to rounding.
+        for n in [1, 7, 100, 12_000, 99_999, 1_000_003] {
+            for p in 1...100 { #expect(try Budget(parsing: "\(p)%").rows(of: n) == max(1, p * n / 100), "\(p)% of \(n)") }
+        }
+        #expect(try Budget(parsing: "29%").rows(of: 12_000) == 3480)
         for bad in ["0", "-3", "101%", "five", "5 %%", ""] { #expect(throws: CatalogError.self) { try Budget(parsing: bad) } }
     }
 

@@ -68,7 +68,7 @@ public struct KMeans: Sendable {
     /// nearest chosen centroid, keeping the candidate that lowers the total the most. Plain k-means++
     /// too often puts two seeds in one cluster; the greedy trials make that rare.
     ///
-    /// Each step is one pass over the data, split over the cores in fixed halves whose partial sums
+    /// Each step is one pass over the data, split into fixed-size parts (run on all cores) whose partial sums
     /// are added in a fixed order, so the result does not depend on thread timing.
     private func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, random: inout SeededRandom) -> Matrix {
         let n = data.rows
@@ -120,10 +120,11 @@ public struct KMeans: Sendable {
         return data.rows(chosen)
     }
 
-    /// Row ranges that split `n` rows over the cores.
+    /// Row ranges of a fixed size (not one per core), so that sums over parts round the same way on
+    /// any machine and the clustering stays a function of its seed.
     static func parts(_ n: Int) -> [Range<Int>] {
-        let count = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 4096))
-        return (0..<count).map { p in (p * n / count)..<((p + 1) * n / count) }
+        let size = 8192
+        return stride(from: 0, to: max(n, 1), by: size).map { $0..<min(n, $0 + size) }
     }
 
     /// Squared distances from every row of `data` (rows) to the rows `points` of `data` (columns),

@@ -24,8 +24,8 @@ struct SelectCommand: ParsableCommand {
                       params: groups=32 iterations=20 tolerance=1e-4
               spice   SPICE (Chang et al. 2026): greedy log det(I + alpha sum g g^T)
                       minus rho times the gradient conflict, lazy greedy.
-                      params: alpha=1 rho=0.1 halfLife= lazy=true
-                      mode=global|pool pool=128 perPool=
+                      params: alpha=1 rho=0.1 halflife= lazy=true
+                      mode=global|pool pool=128 per_pool=
               quad    Quad (Zhang et al. 2025): k-means clusters of embeddings as
                       bandit arms, UCB over sampled influence with threshold tau.
                       params: clusters= alpha= arms= bEst=0.05 gamma=0.25 tau=
