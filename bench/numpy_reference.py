@@ -211,13 +211,16 @@ def select_spice(pool, budget, params, deadline):
     x = g_all if finite.all() else np.ascontiguousarray(g_all[finite])
     m, d = x.shape
     k = min(budget, m)
-    sq = np.einsum("ij,ij->i", x, x).astype(np.float64)
+    # q = ||g||^2 - sum (g . b)^2 cancels badly once the picks span the space (||g||^2 ~ 1e6, q ~ 1),
+    # so the products with b run in float64, on a float64 copy of the rows made once.
+    x64 = x.astype(np.float64)
+    sq = np.einsum("ij,ij->i", x64, x64)
     norm = np.sqrt(sq)
     q = sq.copy()
-    h = np.zeros(m, dtype=np.float32)
+    h = np.zeros(m, dtype=np.float64)
     total_sum = np.zeros(d, dtype=np.float64)
     sum_norm = 0.0
-    directions = np.zeros((k, d), dtype=np.float32)
+    directions = np.zeros((k, d), dtype=np.float64)
     count = 0
     available = np.ones(m, dtype=bool)
     picks, trace, gains = [], [], []
@@ -248,17 +251,17 @@ def select_spice(pool, budget, params, deadline):
         gains.append(float(gain[j]))
         trace.append(objective)
         available[j] = False
-        g = x[j]
+        g = x64[j]
         total_sum += g
         sum_norm = float(np.linalg.norm(total_sum))
-        b = np.zeros(d, dtype=np.float32)
+        b = np.zeros(d, dtype=np.float64)
         if q[j] > 0:
             u = g - directions[:count].T @ (directions[:count] @ g)
-            b = (u * np.float32(math.sqrt(alpha / (1 + alpha * q[j])))).astype(np.float32)
+            b = u * math.sqrt(alpha / (1 + alpha * q[j]))
             directions[count] = b
             count += 1
-        products = x @ np.stack([b, total_sum.astype(np.float32)], axis=1)
-        q = np.maximum(0.0, q - products[:, 0].astype(np.float64) ** 2)
+        products = x64 @ np.stack([b, total_sum], axis=1)
+        q = np.maximum(0.0, q - products[:, 0] ** 2)
         h = products[:, 1]
     return ids[picks], {"objective": trace[-1] if trace else 0.0, "stop": stop,
                         "firstGain": gains[0] if gains else None, "lastGain": gains[-1] if gains else None,
