@@ -25,6 +25,8 @@ public struct ExportRequest: Sendable {
     public var scoreField: String?
     /// Add the member's weight (GTP's row weight; 1 for other selectors) likewise.
     public var weightField: String?
+    /// The names of the fields the export adds to each record (score, then weight).
+    var addedFieldNames: [String] { [scoreField, weightField].compactMap { $0 } }
     /// Largest MDS shard in bytes (streaming's `size_limit`; default 64 MiB).
     public var mdsShardBytes = 1 << 26
 
@@ -64,15 +66,15 @@ extension Catalog {
         case .jsonl, .ids:
             let sink = try OutputSink(request.output)
             let ids = request.format == .ids
+            let added = request.addedFieldNames
             for batch in stride(from: 0, to: members.count, by: Self.exportBatchRows) {
                 let slice = Array(members[batch..<min(members.count, batch + Self.exportBatchRows)])
                 var out: [UInt8] = []
                 if ids {
                     for id in try externalIDs(corpus: corpus.name, rows: slice.map(\.row)) { out += Array(id.utf8) + [0x0A] }
                 } else {
-                    let extra = Self.extraFields(Member(row: 0, score: 0), request).map(\.name)
                     for (member, record) in zip(slice, try decoder.records(rows: slice.map(\.row))) {
-                        if let clash = extra.first(where: { RecordFields.mayHaveKey($0, record) }) {
+                        if let clash = added.first(where: { RecordFields.mayHaveKey($0, record) }) {
                             throw CatalogError(
                                 .invalidRequest, "record of row \(member.row) already has a field named '\(clash)'",
                                 remedy: "name the added field something else (--score-field, --weight-field)")
@@ -89,20 +91,21 @@ extension Catalog {
                 throw CatalogError(.invalidRequest, "npy export needs --out FILE.npy")
             }
             // Every file is written beside its destination and renamed into place once all are complete.
-            var files = [(output, { try NpyWriter.write(url: $0, int64s: members.map { Int64($0.row) }) } as (URL) throws -> Void)]
+            var staged: [(final: URL, temporary: URL)] = []
+            defer { for file in staged { try? FileManager.default.removeItem(at: file.temporary) } }
+            func stage(_ url: URL, _ write: (URL) throws -> Void) throws {
+                try OutputSink.checkDestination(url)
+                staged.append((url, OutputSink.temporary(for: url)))
+                try write(staged[staged.count - 1].temporary)
+            }
+            try stage(output) { try NpyWriter.write(url: $0, int64s: members.map { Int64($0.row) }) }
             for (field, values) in [(request.scoreField, members.map(\.score)), (request.weightField, members.map(\.weight))] {
                 guard let field else { continue }
-                files.append((output.deletingPathExtension().appendingPathExtension("\(field).npy"), { try NpyWriter.write(url: $0, floats: values.map { Float($0) }) }))
+                try stage(output.deletingPathExtension().appendingPathExtension("\(field).npy")) { try NpyWriter.write(url: $0, floats: values.map { Float($0) }) }
             }
-            let temporaries = files.map { OutputSink.temporary(for: $0.0) }
-            defer { for url in temporaries { try? FileManager.default.removeItem(at: url) } }
-            for ((url, write), temporary) in zip(files, temporaries) {
-                try OutputSink.checkDestination(url)
-                try write(temporary)
-            }
-            for ((url, _), temporary) in zip(files, temporaries) {
-                try FileIO.rename(temporary, to: url)
-                bytes += FileIO.fileSize(url) ?? 0
+            for file in staged {
+                try FileIO.rename(file.temporary, to: file.final)
+                bytes += FileIO.fileSize(file.final) ?? 0
             }
         case .mds:
             guard let output = request.output else {
@@ -141,7 +144,7 @@ extension Catalog {
     /// Added field names are plain identifiers, distinct from each other and from the fields every
     /// record or MDS sample already has.
     static func checkExtraFieldNames(_ request: ExportRequest, corpus: CorpusRow) throws {
-        let names = [request.scoreField, request.weightField].compactMap { $0 }
+        let names = request.addedFieldNames
         let reserved = Set([corpus.idField, corpus.textField] + (request.format == .mds ? ["id", "text", "record", "rank"] : []))
         for name in names {
             let plain = !name.isEmpty && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
