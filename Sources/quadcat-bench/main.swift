@@ -3,6 +3,8 @@ import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
 //   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
+// `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
+//   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -12,6 +14,27 @@ let work = URL(fileURLWithPath: option("--work") ?? FileManager.default.temporar
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let only = option("--only")
+
+if arguments.first == "scale" {
+    var configuration = ScalePool.Configuration()
+    if let rows = option("--rows").flatMap(Int.init) { configuration.rows = rows }
+    if let dim = option("--dim").flatMap(Int.init) { configuration.dimension = dim }
+    if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
+    if let seed = option("--seed").flatMap(UInt64.init) { configuration.seed = seed }
+    let bench = ScaleBench(
+        work: work, configuration: configuration,
+        budgets: (option("--budgets") ?? "5%,0.5%").split(separator: ",").map(String.init),
+        selectors: (option("--selectors") ?? "less,quad,spice,gtp,random").split(separator: ",").map(String.init),
+        cold: arguments.contains("--cold"),
+        variants: [("spice-stochastic", "spice", ["mode=stochastic"])])
+    let rows = try bench.run()
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let out = work.appendingPathComponent("scale-results.json")
+    try encoder.encode(rows).write(to: out)
+    report("results: \(out.path)")
+    exit(0)
+}
 
 struct Results: Codable {
     var catalog: CatalogBench.Results?

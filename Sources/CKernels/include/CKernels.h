@@ -108,8 +108,35 @@ void *qc_map_readonly(int fd, size_t length, int populate);
 /// Unmaps a mapping made by `qc_map_readonly`.
 int qc_unmap(void *address, size_t length);
 
+/// Fills `out` with `n` values of the counter-based noise stream (seed, key): mean 0, standard deviation
+/// `scale`, approximately Gaussian (Irwin-Hall of four uniforms). Value i depends on (seed, key, i) only.
+void qc_fill_noise(uint64_t seed, uint64_t key, float scale, float *out, size_t n);
+/// A 64-bit hash of (a, b) (SplitMix64 finalisers), for keying values by (seed, row).
+uint64_t qc_mix64(uint64_t a, uint64_t b);
+
+/// Row formats the product kernels read in place.
+#define QC_ROW_F32 0
+#define QC_ROW_F16 1
+#define QC_ROW_F64 2
+/// out[i * ldo + t] = rows[i] . dirs[t] for nrows rows (Float32 or Float16, `format`) and ndirs Float64
+/// vectors of length n (dirs[t] at dirs + t * n). Each product follows one canonical chain of fused
+/// multiply-adds (products.c), so the bits do not depend on the tile, the batch or the CPU.
+void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs, size_t n,
+                      double *out, size_t ldo);
+/// One product row . y by the same chain as `qc_dot_block_f64`.
+double qc_dot_f64(const void *row, int format, const double *y, size_t n);
+/// u[j] -= sum_t coefficients[t] * dirs[t][j] for j in [j0, j1), each term one fused multiply-add in
+/// ascending t.
+void qc_subtract_scaled_f64(double *u, const double *coefficients, const double *dirs, size_t ndirs, size_t n, size_t j0, size_t j1);
+
+/// For t in 0..<ndirs: products[t] = row . dirs[t] (canonical chain) and u -= products[t] * dirs[t]
+/// (one fused multiply-add per element, ascending t), in one pass over the vectors.
+void qc_project_out_f64(const void *row, int format, const double *dirs, size_t ndirs, size_t n, double *products,
+                        double *u);
+
 #ifdef __cplusplus
 }
 #endif
+
 
 #endif

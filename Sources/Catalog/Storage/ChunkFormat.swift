@@ -125,9 +125,9 @@ struct ChunkHeader: Equatable {
     }
 
     /// Parses and checks a header; `place` names the file and offset for error messages.
-    static func decode(_ bytes: UnsafeRawBufferPointer, place: String) throws -> ChunkHeader {
+    static func decode(_ bytes: UnsafeRawBufferPointer, place: @autoclosure () -> String) throws -> ChunkHeader {
         func damaged(_ what: String) -> CatalogError {
-            CatalogError(.damaged, "\(place): \(what)", remedy: "run `quadcat verify` to list the damage")
+            CatalogError(.damaged, "\(place()): \(what)", remedy: "run `quadcat verify` to list the damage")
         }
         guard bytes.count >= size else { throw damaged("chunk header is truncated (\(bytes.count) of \(size) bytes)") }
         guard Array(bytes[0..<8]) == magic else { throw damaged("not a chunk header (bad magic)") }
@@ -138,7 +138,7 @@ struct ChunkHeader: Equatable {
         guard own == get(UInt64.self, at: 56) else { throw damaged("chunk header checksum mismatch") }
         let version = get(UInt16.self, at: 8)
         guard version == formatVersion else {
-            throw CatalogError(.damaged, "\(place): chunk format version \(version) is not supported by this quadcat (it reads version \(formatVersion))", remedy: "upgrade quadcat")
+            throw CatalogError(.damaged, "\(place()): chunk format version \(version) is not supported by this quadcat (it reads version \(formatVersion))", remedy: "upgrade quadcat")
         }
         guard let dtype = StoredDType(code: bytes[10]) else { throw damaged("unknown dtype code \(bytes[10])") }
         guard let codec = ChunkCodec(code: bytes[11]) else { throw damaged("unknown codec code \(bytes[11])") }

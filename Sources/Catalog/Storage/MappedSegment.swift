@@ -57,7 +57,8 @@ final class SegmentCache: @unchecked Sendable {
     /// The header and stored payload of a chunk, checked against what the index says about it.
     func chunk(_ record: ChunkRecord, dtype: StoredDType, dim: Int) throws -> (header: ChunkHeader, stored: UnsafeRawBufferPointer, segment: MappedSegment) {
         let segment = try segment(record.file)
-        let place = "\(paths.chunkFile(record.file).path) at byte \(record.offset)"
+        // Built only when something is wrong: this runs for every random row access.
+        var place: String { "\(paths.chunkFile(record.file).path) at byte \(record.offset)" }
         guard record.offset >= 0, record.offset + ChunkHeader.size <= segment.bytes.count else {
             throw CatalogError(.damaged, "\(place): the file is \(segment.bytes.count) bytes, too short for this chunk", remedy: "run `quadcat verify` to list the damage")
         }

@@ -50,6 +50,8 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
     /// Rows per block handed to the consumer: about 256 KiB of Float32, so the blocks in flight stay
     /// in L2.
     let blockRows: Int
+    /// Where each raw chunk's rows start in the mapped segments, found once (random access).
+    private let payloads = PayloadTable()
 
     init(array: StoredArray, cache: SegmentCache, usableRows: RowMask?) {
         precondition(array.dtype.isVector)
@@ -119,6 +121,38 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
         return out
     }
 
+    /// Whether every chunk is stored raw (uncompressed) as float32 or float16: rows can then be read
+    /// in place from the mapped segment files.
+    var readsInPlace: Bool {
+        (array.dtype == .float32 || array.dtype == .float16) && array.chunks.allSatisfy { $0.codec == .raw }
+    }
+
+    public func withRowPointers<R>(
+        _ rows: UnsafeBufferPointer<Int>, _ body: (UnsafeBufferPointer<UnsafeRawPointer>, RowFormat) throws -> R
+    ) throws -> R {
+        for r in rows where r < 0 || r >= array.rowCount {
+            throw CatalogError(.invalidRequest, "row \(r) is outside 0..<\(array.rowCount)")
+        }
+        let dim = array.dim
+        guard readsInPlace else {
+            // Other precisions (or compressed chunks): decode the rows into scratch, chunk by chunk.
+            let matrix = try gather(rows: Array(rows))
+            return try Array(0..<rows.count).withUnsafeBufferPointer { try matrix.withRowPointers($0, body) }
+        }
+        let rowBytes = dim * (array.dtype == .float32 ? 4 : 2)
+        let bases = try payloads.bases { try array.chunks.map { try cache.chunk($0, dtype: array.dtype, dim: dim).stored.baseAddress! } }
+        var pointers = [UnsafeRawPointer](repeating: UnsafeRawPointer(bitPattern: 1)!, count: rows.count)
+        // The segment cache keeps every mapping it made for the life of the catalog handle, so the
+        // pointers stay valid for the whole call.
+        var index = 0
+        for (i, r) in rows.enumerated() {
+            let chunk = array.chunks[index]
+            if r < chunk.firstRow || r >= chunk.firstRow + chunk.rowCount { index = array.chunkIndex(containing: r) }
+            pointers[i] = bases[index] + (r - array.chunks[index].firstRow) * rowBytes
+        }
+        return try pointers.withUnsafeBufferPointer { try body($0, array.dtype == .float32 ? .float32 : .float16) }
+    }
+
     /// Rows `rows` of a decoded chunk as Float32: in place for f32, converted into `scratch` otherwise.
     static func floats(
         _ raw: UnsafeRawBufferPointer, dtype: StoredDType, chunkRows: Int, dim: Int, rows: Range<Int>,
@@ -147,6 +181,21 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
             preconditionFailure("\(dtype) is not a vector dtype")
         }
         return UnsafeBufferPointer(out)
+    }
+}
+
+/// The payload start of every chunk of an array, found on first use and kept (thread-safe).
+final class PayloadTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var table: [UnsafeRawPointer]?
+
+    func bases(_ build: () throws -> [UnsafeRawPointer]) rethrows -> [UnsafeRawPointer] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let table { return table }
+        let built = try build()
+        table = built
+        return built
     }
 }
 

@@ -7,7 +7,7 @@ struct PreparedSelector {
     var version: String
     /// Parameters with every default filled in, JSON with sorted keys (part of the recipe hash).
     var parametersJSON: String
-    var run: (SelectorInputs, Int) throws -> Selection
+    var run: (SelectorInputs, Int, SelectionProgressHandler?) throws -> Selection
 
     /// Checks the `--param` overrides against the selector and fills in its defaults.
     static func prepare(_ kind: SelectorKind, parameters: [String: String], seed: UInt64) throws -> PreparedSelector {
@@ -17,27 +17,27 @@ struct PreparedSelector {
         switch kind {
         case .less:
             let p = try LESS.Parameters(&bag, seed: seed)
-            prepared = try PreparedSelector(LESS.name, LESS.version, p) { inputs, budget in
+            prepared = try PreparedSelector(LESS.name, LESS.version, p) { inputs, budget, progress in
                 try LESS.select(checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: p)
             }
         case .gtp:
             let p = try GTP.Parameters(&bag, seed: seed)
-            prepared = try PreparedSelector(GTP.name, GTP.version, p) { inputs, budget in
+            prepared = try PreparedSelector(GTP.name, GTP.version, p) { inputs, budget, progress in
                 try GTP.select(checkpoints: inputs.checkpoints, budget: budget, parameters: p)
             }
         case .spice:
             let p = try SPICE.Parameters(&bag, seed: seed)
-            prepared = try PreparedSelector(SPICE.name, SPICE.version, p) { inputs, budget in
-                try SPICE.select(gradients: inputs.checkpoints[0].pool, budget: budget, parameters: p)
+            prepared = try PreparedSelector(SPICE.name, SPICE.version, p) { inputs, budget, progress in
+                try SPICE.select(gradients: inputs.checkpoints[0].pool, budget: budget, parameters: p, progress: progress)
             }
         case .quad:
             let p = try Quad.Parameters(&bag, seed: seed)
-            prepared = try PreparedSelector(Quad.name, Quad.version, p) { inputs, budget in
+            prepared = try PreparedSelector(Quad.name, Quad.version, p) { inputs, budget, progress in
                 try Quad.select(gradients: inputs.checkpoints[0].pool, target: inputs.checkpoints[0].target, embeddings: inputs.embeddings!, budget: budget, parameters: p)
             }
         case .random:
             let p = try RandomSelector.Parameters(&bag, seed: seed)
-            prepared = try PreparedSelector(RandomSelector.name, RandomSelector.version, p) { inputs, budget in
+            prepared = try PreparedSelector(RandomSelector.name, RandomSelector.version, p) { inputs, budget, progress in
                 RandomSelector.select(rowCount: inputs.rowCount, budget: budget, parameters: p)
             }
         }
@@ -48,7 +48,9 @@ struct PreparedSelector {
         return prepared
     }
 
-    init<P: Encodable>(_ name: String, _ version: String, _ parameters: P, run: @escaping (SelectorInputs, Int) throws -> Selection) throws {
+    init<P: Encodable>(
+        _ name: String, _ version: String, _ parameters: P, run: @escaping (SelectorInputs, Int, SelectionProgressHandler?) throws -> Selection
+    ) throws {
         self.name = name
         self.version = version
         self.parametersJSON = try CanonicalJSON.string(parameters)

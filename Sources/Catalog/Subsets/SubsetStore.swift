@@ -72,8 +72,15 @@ extension Catalog {
         }
         let budget = request.budget.rows(of: inputs.rowCount)
         progress?(ProgressEvent(phase: "running \(prepared.name)", completed: 0, total: nil, unit: "rows"))
+        var selectorProgress: SelectionProgressHandler? = nil
+        if let progress {
+            let selectorName = prepared.name
+            selectorProgress = { @Sendable event in
+                progress(ProgressEvent(phase: "\(selectorName): \(event.phase)", completed: event.completed, total: event.total, unit: event.unit))
+            }
+        }
         var selection: Selection
-        do { selection = try prepared.run(inputs, budget) } catch let error as SelectorError {
+        do { selection = try prepared.run(inputs, budget, selectorProgress) } catch let error as SelectorError {
             throw CatalogError(.invalidRequest, "\(prepared.name): \(error.message)")
         }
         try Self.checkSelection(selection, rowCount: inputs.rowCount, budget: budget, selector: prepared.name)

@@ -41,6 +41,13 @@ public protocol VectorSource: Sendable {
     func forEachBlock(_ body: (RowBlock) throws -> Void) throws
     /// The given rows, in the given order, as a matrix.
     func gather(rows: [Int]) throws -> Matrix
+    /// Calls `body` with a pointer to each of the given rows, in their order, in a ``RowFormat`` the
+    /// product kernels read: stored Float32 and Float16 rows are handed out in place (no copy), other
+    /// precisions decoded into scratch memory that lives for the call. For random access to a column
+    /// that is too large to copy (lazy greedy refreshes, candidate rows).
+    func withRowPointers<R>(
+        _ rows: UnsafeBufferPointer<Int>, _ body: (UnsafeBufferPointer<UnsafeRawPointer>, RowFormat) throws -> R
+    ) throws -> R
 }
 
 extension VectorSource {

@@ -42,8 +42,13 @@ public enum SPICE {
         public var halfLife: Double?
         /// Lazy greedy (default) or the plain greedy; both pick the same sequence.
         public var lazy: Bool
-        /// "global" (one greedy over all rows) or "pool" (the released code's windows).
+        /// "global" (one exact greedy over all rows), "stochastic" (Mirzasoleiman et al.'s stochastic
+        /// greedy, approximate) or "pool" (the released code's windows).
         public var mode: String
+        /// Stochastic mode: each step takes the best of ceil((m / k) ln(1 / epsilon)) random remaining
+        /// candidates, which gives (1 - 1/e - epsilon) of the optimum in expectation for monotone
+        /// submodular objectives (default 0.01).
+        public var epsilon: Double
         /// Window size in pool mode (default 128).
         public var pool: Int
         /// Rows per window in pool mode; nil spreads the budget evenly over the windows.
@@ -51,32 +56,34 @@ public enum SPICE {
         /// Seeds the window permutation in pool mode.
         public var seed: UInt64
 
-        public static let modes = ["global", "pool"]
+        public static let modes = ["global", "stochastic", "pool"]
 
         public init(
             alpha: Double = 1, rho: Double = 0.1, halfLife: Double? = nil, lazy: Bool = true,
-            mode: String = "global", pool: Int = 128, perPool: Int? = nil, seed: UInt64 = 0
+            mode: String = "global", epsilon: Double = 0.01, pool: Int = 128, perPool: Int? = nil, seed: UInt64 = 0
         ) {
             self.alpha = alpha
             self.rho = rho
             self.halfLife = halfLife
             self.lazy = lazy
             self.mode = mode
+            self.epsilon = epsilon
             self.pool = pool
             self.perPool = perPool
             self.seed = seed
         }
 
-        /// Reads `alpha`, `rho`, `halflife`, `lazy`, `mode=global|pool`, `pool`, `per_pool`.
+        /// Reads `alpha`, `rho`, `halflife`, `lazy`, `mode=global|stochastic|pool`, `epsilon`, `pool`, `per_pool`.
         public init(_ bag: inout ParameterBag, seed: UInt64) throws {
             let alpha = try bag.double("alpha", default: 1, range: Double.leastNormalMagnitude...Double.greatestFiniteMagnitude)
             let rho = try bag.double("rho", default: 0.1, range: 0...Double.greatestFiniteMagnitude)
             let halfLife = try bag.optionalDouble("halflife", range: 0...1)
             let lazy = try bag.bool("lazy", default: true)
             let mode = try bag.choice("mode", default: "global", allowed: Self.modes)
+            let epsilon = try bag.double("epsilon", default: 0.01, range: 1e-12...0.999_999)
             let pool = try bag.int("pool", default: 128, range: 1...Int.max)
             let perPool = try bag.optionalInt("per_pool", range: 1...Int.max)
-            self.init(alpha: alpha, rho: rho, halfLife: halfLife, lazy: lazy, mode: mode, pool: pool, perPool: perPool, seed: seed)
+            self.init(alpha: alpha, rho: rho, halfLife: halfLife, lazy: lazy, mode: mode, epsilon: epsilon, pool: pool, perPool: perPool, seed: seed)
         }
 
         func validate() throws {
@@ -85,7 +92,8 @@ public enum SPICE {
             if let halfLife, !(0...1).contains(halfLife) {
                 throw SelectorError("spice: halflife must be between 0 and 1, got \(halfLife)")
             }
-            guard Self.modes.contains(mode) else { throw SelectorError("spice: mode must be global or pool, got \(mode)") }
+            guard Self.modes.contains(mode) else { throw SelectorError("spice: mode must be global, stochastic or pool, got \(mode)") }
+            guard epsilon > 0, epsilon < 1 else { throw SelectorError("spice: epsilon must lie in (0, 1), got \(epsilon)") }
             guard pool > 0 else { throw SelectorError("spice: pool must be positive, got \(pool)") }
             if let perPool, perPool <= 0 { throw SelectorError("spice: per_pool must be positive, got \(perPool)") }
         }
@@ -93,13 +101,18 @@ public enum SPICE {
 
     /// Selects up to `budget` rows of `gradients` (fewer when fewer rows are usable, or when the
     /// half-life stop fires). Rows outside `gradients.usableRows` or holding NaN/inf are never picked.
-    public static func select(gradients: any VectorSource, budget: Int, parameters: Parameters) throws -> Selection {
+    public static func select(
+        gradients: any VectorSource, budget: Int, parameters: Parameters, progress: SelectionProgressHandler? = nil
+    ) throws -> Selection {
         try parameters.validate()
         guard budget >= 0 else { throw SelectorError("spice: the budget must be non-negative, got \(budget)") }
         let start = Date()
-        let rows = try Rows(gradients)
+        let rows = try Candidates(gradients, progress: progress)
         let loaded = Date()
-        let greedy = Greedy(alpha: parameters.alpha, rho: parameters.rho, halfLife: parameters.halfLife, lazy: parameters.lazy)
+        let strategy: Strategy =
+            parameters.mode == "stochastic" ? .stochastic(epsilon: parameters.epsilon, seed: parameters.seed) : parameters.lazy ? .lazy : .plain
+        var greedy = Greedy(alpha: parameters.alpha, rho: parameters.rho, halfLife: parameters.halfLife, strategy: strategy)
+        if parameters.mode != "pool" { greedy.progress = progress }
         var diagnostics = Diagnostics()
         var members: [Member] = []
         var gains: [Double] = []
@@ -123,9 +136,10 @@ public enum SPICE {
         if parameters.mode == "pool" {
             let windows = poolWindows(rows: Array(0..<rows.count), pool: parameters.pool, seed: parameters.seed)
             let shares = poolShares(windowSizes: windows.map(\.count), budget: budget, perPool: parameters.perPool)
-            for (window, share) in zip(windows, shares) where share > 0 {
-                let result = greedy.run(rows: rows, positions: window, budget: share)
+            for (w, (window, share)) in zip(windows, shares).enumerated() where share > 0 {
+                let result = try greedy.run(candidates: rows, positions: window, budget: share)
                 record(result, positions: window, objectiveBase: diagnostics.objectiveTrace.last ?? 0)
+                progress?(SelectionProgress(phase: "picking in windows", completed: w + 1, total: windows.count, unit: "windows"))
             }
             diagnostics.counters["windows"] = Double(windows.count)
             diagnostics.counters["windowsStoppedEarly"] = Double(stopReasons[.halfLife] ?? 0)
@@ -133,10 +147,15 @@ public enum SPICE {
                 "pool mode: \(windows.count) windows of up to \(parameters.pool) rows; the objective trace sums the windows' log dets, each window restarting at M = I")
         } else {
             let positions = Array(0..<rows.count)
-            let result = greedy.run(rows: rows, positions: positions, budget: budget)
+            let result = try greedy.run(candidates: rows, positions: positions, budget: budget)
             record(result, positions: positions, objectiveBase: 0)
             diagnostics.counters["stoppedByHalfLife"] = result.stopReason == .halfLife ? 1 : 0
             diagnostics.notes.append("stop: \(result.stopReason.rawValue)")
+            if parameters.mode == "stochastic" {
+                diagnostics.notes.append(
+                    "stochastic greedy (approximate): each pick is the best of a random sample of the remaining rows, "
+                        + "ceil((m / k) ln(1 / epsilon)) with epsilon = \(parameters.epsilon); not the exact greedy's picks")
+            }
         }
         let finished = Date()
 
@@ -165,7 +184,7 @@ public enum SPICE {
             }
             diagnostics.notes.append("\(members.count) rows picked for a budget of \(budget): \(why.joined(separator: "; "))")
         }
-        diagnostics.timings["materialize"] = loaded.timeIntervalSince(start)
+        diagnostics.timings["norms"] = loaded.timeIntervalSince(start)
         diagnostics.timings["greedy"] = finished.timeIntervalSince(loaded)
         return Selection(members: members, diagnostics: diagnostics)
     }

@@ -1,0 +1,79 @@
+import Catalog
+import Foundation
+import TestSupport
+
+/// `make bench-scale`: every selector on a pool of the LESS paper's size (DESIGN §6), each run as the
+/// user runs it (`quadcat select` in its own process), with wall time, peak anonymous memory, rows
+/// returned and the selector's own objective.
+///
+///     quadcat-bench scale [--rows 270000] [--dim 8192] [--checkpoints 4] [--budgets 5%,0.5%]
+///                         [--selectors less,quad,spice,gtp,random] [--cold] [--work DIR]
+struct ScaleBench {
+    let work: URL
+    let configuration: ScalePool.Configuration
+    let budgets: [String]
+    let selectors: [String]
+    /// Evict the catalog's files from the page cache before each run (a cold start from disk).
+    let cold: Bool
+    /// Extra `--param` arguments per selector (e.g. SPICE's stochastic mode as its own row).
+    let variants: [(label: String, selector: String, parameters: [String])]
+
+    struct Row: Codable {
+        var selector: String
+        var label: String
+        var budget: String
+        var seconds: Double
+        var peakAnonymousMB: Double
+        var peakFileMB: Double
+        var rows: Int
+        var budgetRows: Int
+        var objective: Double?
+        var notes: [String]
+        var timings: [String: Double]
+        var counters: [String: Double]
+    }
+
+    func run() throws -> [Row] {
+        let scale = ScaleCatalog(configuration: configuration, work: work)
+        _ = try scale.openOrBuild()
+        let quadcat = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quadcat")
+        report(String(format: "memory read bandwidth %.1f GB/s (1 thread), %.1f GB/s (2 threads)", Measure.memoryReadBandwidth(threads: 1), Measure.memoryReadBandwidth(threads: 2)))
+        if let read = try? DiskSpeed.sequentialRead(directory: scale.catalogURL.appendingPathComponent("chunks")) {
+            report(String(format: "disk sequential read (page cache evicted): %.0f MB/s", read))
+        }
+        var rows: [Row] = []
+        report("selector       budget      rows       time   peak anon   peak file  objective")
+        for budget in budgets {
+            var runs: [(label: String, selector: String, parameters: [String])] = selectors.map { ($0, $0, []) }
+            runs += variants.filter { v in selectors.contains(v.selector) }
+            for run in runs {
+                if cold { DiskSpeed.evict(directory: scale.catalogURL.appendingPathComponent("chunks")) }
+                let name = "scale-\(run.label)-\(budget.replacingOccurrences(of: "%", with: "pct"))"
+                var arguments = [
+                    "select", scale.catalogURL.path, "--corpus", "pool", "--selector", run.selector, "--budget", budget, "--as", name, "--json",
+                ]
+                if run.selector != "spice" && run.selector != "random" { arguments += ["--target", "target"] }
+                for parameter in run.parameters { arguments += ["--param", parameter] }
+                let measured = try MeasuredRun.run(quadcat, arguments)
+                guard measured.status == 0 else {
+                    report("\(run.label) \(budget): failed (exit \(measured.status)): \(String(decoding: measured.standardError, as: UTF8.self).suffix(400))")
+                    continue
+                }
+                let subset = try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
+                let row = Row(
+                    selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
+                    peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
+                    rows: subset.rowCount, budgetRows: subset.budget, objective: subset.diagnostics.objectiveTrace.last,
+                    notes: subset.diagnostics.notes, timings: subset.diagnostics.timings, counters: subset.diagnostics.counters)
+                rows.append(row)
+                report(
+                    run.label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + String(
+                            format: " %6@ %6d/%-6d %8.1f s %8.0f MB %8.0f MB  %@", budget, row.rows, row.budgetRows, row.seconds,
+                            row.peakAnonymousMB, row.peakFileMB, row.objective.map { String(format: "%.6g", $0) } ?? "-"))
+                for note in row.notes { report("    note: \(note)") }
+            }
+        }
+        return rows
+    }
+}
