@@ -72,6 +72,32 @@ struct CoreTests {
         #expect(RandomSelector.select(rowCount: 5, budget: 9, parameters: .init(seed: 1)).members.count == 5)
     }
 
+    @Test func rowKeysTakeTheSmallestKeysWhateverTheSplit() {
+        let rows = Array(0..<5000)
+        let seed: UInt64 = 99
+        // Against a plain sort of every key.
+        let bySort = rows.sorted { RowKeys.before((RowKeys.key(seed, $0), $0), (RowKeys.key(seed, $1), $1)) }
+        #expect(RowKeys.smallest(250, of: rows, seed: seed) == Array(bySort.prefix(250)))
+        #expect(RowKeys.ordered(rows.reversed(), seed: seed) == bySort)
+        // Split into unequal parts in any order: the smallest of each part's smallest are the smallest overall.
+        let cuts = [0, 17, 1200, 1201, 3999, 5000]
+        let parts = zip(cuts, cuts.dropFirst()).map { Array(rows[$0..<$1]) }
+        let merged = parts.reversed().flatMap { RowKeys.smallest(250, of: $0.shuffled(), seed: seed) }
+        #expect(RowKeys.smallest(250, of: merged, seed: seed) == Array(bySort.prefix(250)))
+        #expect(RowKeys.smallest(0, of: rows, seed: seed).isEmpty)
+        #expect(RowKeys.smallest(9000, of: rows, seed: seed) == bySort)
+    }
+
+    @Test func randomSelectorSamplesUniformly() {
+        // Over 2,000 seeds, each of 50 rows is drawn in a 10-row sample about 400 times (binomial:
+        // standard deviation about 18); every count within 5 standard deviations.
+        var counts = [Int](repeating: 0, count: 50)
+        for seed in 0..<2000 {
+            for row in RandomSelector.select(rowCount: 50, budget: 10, parameters: .init(seed: UInt64(seed))).rows { counts[row] += 1 }
+        }
+        #expect(counts.allSatisfy { abs($0 - 400) < 90 })
+    }
+
     @Test func kMeansRecoversSeparatedBlobsAndIsAFixedPoint() {
         var random = SeededRandom(seed: 8)
         let centers: [[Float]] = [[10, 0, 0], [0, 10, 0], [0, 0, 10], [-10, -10, 0]]

@@ -154,13 +154,16 @@ struct QuadTests {
         // Asking for more than the pool holds: every row, and a note that says why the subset is short.
         let more = try Self.select(pool, budget: 500, Quad.Parameters(tau: -1e30, seed: 1))
         #expect(more.members.count == 360)
-        #expect(more.diagnostics.notes.first?.contains("no arm left") == true)
+        #expect(more.diagnostics.notes.first?.contains("read to the end") == true)
+        let strict = try Self.select(pool, budget: 500, Quad.Parameters(tau: -1e30, strict: true, seed: 1))
+        #expect(strict.members.count == 360)
+        #expect(strict.diagnostics.notes.first?.contains("no arm left") == true)
     }
 
     @Test func aTauAboveEveryInfluenceAcceptsNothing() throws {
         let pool = Pool(groups: 9, perGroup: 40, planted: 2, seed: 3)
         try Self.expectGroupsRecovered(pool, clusters: 9, seed: 1)
-        let selection = try Self.select(pool, budget: 50, Quad.Parameters(clusters: 9, tau: 1.5, seed: 1))
+        let selection = try Self.select(pool, budget: 50, Quad.Parameters(clusters: 9, tau: 1.5, strict: true, seed: 1))
         #expect(selection.members.isEmpty)
         #expect(selection.diagnostics.notes.first?.hasPrefix("accepted nothing") == true)
         #expect(selection.diagnostics.counters["acceptedPulls"] == 0)
@@ -169,6 +172,27 @@ struct QuadTests {
         #expect(selection.diagnostics.objectiveTrace.allSatisfy { $0 == 0 })
         #expect(selection.diagnostics.series["pullsPerRound"]?.reduce(0, +) == 36)
         #expect(selection.diagnostics.series["acceptedPullsPerRound"]?.allSatisfy { $0 == 0 } == true)
+    }
+
+    @Test func exhaustedArmsFillTheBudgetFromRejectedSlicesBestRewardFirst() throws {
+        // Nothing is accepted (tau above every influence), so every slice is rejected with reward
+        // estimate - tau; the fill takes them by estimate, so the planted groups (high influence) come first.
+        let pool = Pool(groups: 9, perGroup: 40, planted: 2, seed: 3)
+        try Self.expectGroupsRecovered(pool, clusters: 9, seed: 1)
+        let planted = Set(pool.rows(ofGroup: 2))
+        let filled = try Self.select(pool, budget: 50, Quad.Parameters(clusters: 9, tau: 1.5, seed: 1))
+        #expect(filled.members.count == 50)
+        #expect(Set(filled.rows).count == 50)
+        #expect(filled.diagnostics.counters["acceptedPulls"] == 0)
+        #expect(filled.diagnostics.counters["filledRows"] == 50)
+        #expect(filled.diagnostics.notes.first?.contains("filled from") == true)
+        // The planted group's four slices (its rows lean on the target: the best estimates) come
+        // first, then 10 rows of the next best slice.
+        #expect(Set(filled.rows.prefix(40)) == planted)
+        #expect(filled.rows.dropFirst(40).allSatisfy { !planted.contains($0) })
+        // A budget covering the pool takes every row.
+        let everything = try Self.select(pool, budget: 360, Quad.Parameters(clusters: 9, tau: 1.5, seed: 1))
+        #expect(Set(everything.rows) == Set(0..<360))
     }
 
     @Test func pullsPerRoundAddUpToTheTotalsAndExplainTheTrace() throws {
@@ -254,10 +278,14 @@ struct QuadTests {
         let dark = pool.rows(ofGroup: 4)
         for r in dark { mask.remove(r) }
         try Self.expectGroupsRecovered(pool, clusters: 6, seed: 1)
-        let selection = try Self.select(pool, budget: 240, Quad.Parameters(clusters: 6, tau: -1e30, seed: 1), mask: mask)
+        let selection = try Self.select(pool, budget: 240, Quad.Parameters(clusters: 6, tau: -1e30, strict: true, seed: 1), mask: mask)
         #expect(Set(selection.rows) == Set(0..<240).subtracting(dark))
         #expect(selection.diagnostics.counters["pullsWithoutScoredRows"] == 4)
         #expect(selection.diagnostics.counters["pulls"] == 24)
+        // Without strict, the fill takes the slices without a score last: the dark group ends the subset.
+        let filled = try Self.select(pool, budget: 240, Quad.Parameters(clusters: 6, tau: -1e30, seed: 1), mask: mask)
+        #expect(filled.members.count == 240)
+        #expect(Set(filled.rows.suffix(dark.count)) == Set(dark))
     }
 
     @Test func clustersCoveredCountsTheMembersClusters() throws {

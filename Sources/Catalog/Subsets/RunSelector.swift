@@ -18,12 +18,12 @@ struct PreparedSelector {
         case .less:
             let p = try LESS.Parameters(&bag, seed: seed)
             prepared = try PreparedSelector(LESS.name, LESS.version, p) { inputs, budget, progress in
-                try LESS.select(checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: p)
+                try LESS.select(checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: p, progress: progress)
             }
         case .gtp:
             let p = try GTP.Parameters(&bag, seed: seed)
             prepared = try PreparedSelector(GTP.name, GTP.version, p) { inputs, budget, progress in
-                try GTP.select(checkpoints: inputs.checkpoints, budget: budget, parameters: p)
+                try GTP.select(checkpoints: inputs.checkpoints, budget: budget, parameters: p, progress: progress)
             }
         case .spice:
             let p = try SPICE.Parameters(&bag, seed: seed)
@@ -33,7 +33,7 @@ struct PreparedSelector {
         case .quad:
             let p = try Quad.Parameters(&bag, seed: seed)
             prepared = try PreparedSelector(Quad.name, Quad.version, p) { inputs, budget, progress in
-                try Quad.select(gradients: inputs.checkpoints[0].pool, target: inputs.checkpoints[0].target, embeddings: inputs.embeddings!, budget: budget, parameters: p)
+                try Quad.select(gradients: inputs.checkpoints[0].pool, target: inputs.checkpoints[0].target, embeddings: inputs.embeddings!, budget: budget, parameters: p, progress: progress)
             }
         case .random:
             let p = try RandomSelector.Parameters(&bag, seed: seed)

@@ -26,7 +26,7 @@ extension NNLS {
         /// count as zero (the second term bounds the rounding error of w = A^T b - G x).
         static let gradientTolerance = 1e-10
 
-        private let gram: UnsafePointer<Double>
+        private let gram: any GramAccess
         private let p: Int
         private let atb: UnsafePointer<Double>
 
@@ -69,9 +69,10 @@ extension NNLS {
         /// fraction of its squared norm.
         private let pivotTolerance: Double
 
-        init(gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>, pivotTolerance: Double) {
+        init(gram: any GramAccess, atb: UnsafePointer<Double>, pivotTolerance: Double) {
             self.pivotTolerance = pivotTolerance
             self.gram = gram
+            let p = gram.count
             self.p = p
             self.atb = atb
             x = .allocate(capacity: p); x.initialize(repeating: 0, count: p)
@@ -91,7 +92,7 @@ extension NNLS {
             factor = .allocate(capacity: factorCapacity)
             var scale = 0.0
             for j in 0..<p {
-                let g = gram[j * p + j]
+                let g = gram.diagonal(j)
                 let root = g > 0 && g.isFinite ? g.squareRoot() : 0
                 rootDiagonal[j] = root
                 if root > 0 { scale = max(scale, abs(atb[j]) / root) }
@@ -108,42 +109,71 @@ extension NNLS {
         }
 
         /// Runs the method to optimality (or `maxIterations` gradient evaluations), optionally from a
-        /// non-negative starting point; the answer is left in `x`.
-        func run(warmStart: UnsafePointer<Double>?, maxIterations: Int) {
-            if let warmStart {
-                for j in 0..<p {
-                    let v = warmStart[j]
-                    guard v > 0, v.isFinite, rootDiagonal[j] > 0 else { continue }
-                    if append(j) { x[j] = v }
-                }
-                descend()
+        /// non-negative starting point; the answer is left in `x`. Gram rows are requested from `gram`
+        /// just before they are needed.
+        func run(warmStart: UnsafePointer<Double>?, maxIterations: Int) throws {
+            try gram.ensure(warmSupport(warmStart))
+            start(warmStart: warmStart)
+            self.maxIterations = maxIterations
+            while let entering = propose() {
+                try gram.ensure(entering)
+                enter(entering)
             }
-            while iterations < maxIterations {
-                iterations += 1
-                computeGradient()
-                let batch = 1 + passiveCount / 8
-                var candidates = largestGradients(batch)
-                if candidates.isEmpty && staleRejections {
-                    rejected.update(repeating: false, count: p)
-                    rejectedCount = 0
-                    staleRejections = false
-                    candidates = largestGradients(batch)
-                }
-                if candidates.isEmpty { break }
-                var added = 0
-                for j in candidates {
-                    if append(j) {
-                        added += 1
-                    } else {
-                        // The passive columns plus this batch may already span everything the rest of the
-                        // batch would add: stop here and let the next gradient decide.
-                        rejected[j] = true
-                        rejectedCount += 1
-                        break
-                    }
-                }
-                if added > 0 { descend() }
+        }
+
+        /// The variables a warm start would make passive (their Gram rows are needed by ``start(warmStart:)``).
+        func warmSupport(_ warmStart: UnsafePointer<Double>?) -> [Int] {
+            guard let warmStart else { return [] }
+            return (0..<p).filter { warmStart[$0] > 0 && warmStart[$0].isFinite && rootDiagonal[$0] > 0 }
+        }
+
+        /// Takes the warm start's positive entries as the first passive set (their rows must be available).
+        func start(warmStart: UnsafePointer<Double>?) {
+            guard let warmStart else { return }
+            for j in 0..<p {
+                let v = warmStart[j]
+                guard v > 0, v.isFinite, rootDiagonal[j] > 0 else { continue }
+                if append(j) { x[j] = v }
             }
+            descend()
+        }
+
+        var maxIterations = Int.max
+
+        /// One outer step, first half: the gradient at x and the variables that should enter next
+        /// (their Gram rows must be made available before ``enter(_:)``); nil at the optimum or at the
+        /// iteration cap.
+        func propose() -> [Int]? {
+            guard iterations < maxIterations else { return nil }
+            iterations += 1
+            computeGradient()
+            let batch = 1 + passiveCount / 8
+            var candidates = largestGradients(batch)
+            if candidates.isEmpty && staleRejections {
+                rejected.update(repeating: false, count: p)
+                rejectedCount = 0
+                staleRejections = false
+                candidates = largestGradients(batch)
+            }
+            return candidates.isEmpty ? nil : candidates
+        }
+
+        /// One outer step, second half: appends the proposed variables (stopping at the first one that
+        /// is numerically dependent on the passive set) and descends to the new passive optimum.
+        func enter(_ candidates: [Int]) {
+            var added = 0
+            for j in candidates {
+                if append(j) {
+                    added += 1
+                } else {
+                    // The passive columns plus this batch may already span everything the rest of the
+                    // batch would add: stop here and let the next gradient decide.
+                    rejected[j] = true
+                    rejectedCount += 1
+                    break
+                }
+            }
+            if added > 0 { descend() }
         }
 
         /// gradient = A^T b - G x, computed from the rows of G for the passive variables (x is zero elsewhere).
@@ -157,12 +187,12 @@ extension NNLS {
             while k + 4 <= passiveCount {
                 let i0 = passive[k], i1 = passive[k + 1], i2 = passive[k + 2], i3 = passive[k + 3]
                 DenseKernels.subtractCombination4(
-                    p, x[i0], gram + i0 * p, x[i1], gram + i1 * p, x[i2], gram + i2 * p, x[i3], gram + i3 * p, gradient)
+                    p, x[i0], gram.row(i0), x[i1], gram.row(i1), x[i2], gram.row(i2), x[i3], gram.row(i3), gradient)
                 k += 4
             }
             while k < passiveCount {
                 let i = passive[k]
-                DenseKernels.axpy(p, -x[i], gram + i * p, gradient)
+                DenseKernels.axpy(p, -x[i], gram.row(i), gradient)
                 k += 1
             }
         }
@@ -209,10 +239,10 @@ extension NNLS {
         /// its column is numerically dependent on the passive columns.
         private func append(_ j: Int) -> Bool {
             let n = passiveCount
-            let diagonal = gram[j * p + j]
+            let diagonal = gram.diagonal(j)
             guard diagonal > 0, diagonal.isFinite else { return false }
             // v = L^{-1} G[P, j]
-            let row = gram + j * p
+            let row = gram.row(j)
             for i in 0..<n { scratch[i] = row[passive[i]] }
             if n > 0 { cblas_dtpsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, Int32(n), factor, scratch, 1) }
             let pivotSquared = diagonal - DenseKernels.dot(n, scratch, scratch)

@@ -1,223 +1,85 @@
-import COpenBLAS
-
 extension GTP {
-    /// The least-squares data of a candidate set T: its trajectories A_T, the Gram matrix A_T^T A_T and
-    /// A_T^T Y, all in Double.
+    /// The least-squares data of a candidate set T: A_T^T Y, the squared norms of the trajectories,
+    /// and their Gram matrix as rows computed on demand (``GramRows``). Trajectories are never held:
+    /// every product streams them from the stored gradients in blocks.
     ///
-    /// Built incrementally: rows already present in the previous iteration's system (the kept subset S
-    /// always is, and much of the new 2k best-correlated rows usually is) bring their trajectories, Gram
-    /// entries and products along; only the new rows are gathered from the store and multiplied: a SYRK
-    /// among the new rows and a GEMM of the new rows against the kept ones.
+    /// Built incrementally: rows already in the previous iteration's system bring their products and
+    /// their Gram rows along; only new rows are read and multiplied.
     ///
-    /// The Gram matrix is computed in Double from Double trajectories on purpose: an exact duplicate of
-    /// a row must come out as an exactly dependent column, so that the NNLS refuses it (in Float the
-    /// rounding of the products would leave a spurious pivot of about 1e-7 and let both copies in).
+    /// Gram rows are computed in Double from Double trajectories on purpose: an exact duplicate of a row
+    /// must come out as an exactly dependent column, so that the NNLS refuses it (in Float the rounding
+    /// of the products would leave a spurious pivot of about 1e-7 and let both copies in).
     struct CandidateSystem {
         /// Pool rows, ascending.
         let rows: [Int]
-        /// rows.count x dimension trajectories.
-        let trajectories: [Double]
-        /// rows.count x rows.count, symmetric.
-        let gram: [Double]
+        let gram: GramRows
+        /// ||a_i||^2.
+        let squaredNorms: [Double]
         /// rows.count x groups: entry (i, j) is <a_i, Y_j>.
         let targetProducts: [Double]
-        let dimension: Int
+        let layout: TrajectoryLayout
         let groups: Int
 
         var count: Int { rows.count }
 
-        /// Seconds spent gathering trajectories and multiplying, and rows gathered (for the diagnostics).
-        struct Cost { var gather = 0.0; var gram = 0.0; var newRows = 0 }
+        /// Seconds spent and rows read (for the diagnostics).
+        struct Cost { var gather = 0.0; var newRows = 0 }
 
         /// The system of `rows` (ascending), reusing what `previous` already holds.
         static func build(
             rows: [Int], layout: TrajectoryLayout, targets: TargetGroups, reusing previous: CandidateSystem?, cost: inout Cost
         ) throws -> CandidateSystem {
-            let n = rows.count, dimension = layout.dimension, groups = targets.count
+            let groups = targets.count
             var previousPosition: [Int: Int] = [:]
             if let previous { for (i, r) in previous.rows.enumerated() { previousPosition[r] = i } }
-            var reused: [(position: Int, previous: Int)] = []
-            var fresh: [Int] = []  // positions in `rows`
-            for (i, r) in rows.enumerated() {
-                if let p = previousPosition[r] { reused.append((i, p)) } else { fresh.append(i) }
-            }
+            let fresh = rows.indices.filter { previousPosition[rows[$0]] == nil }
             cost.newRows += fresh.count
 
-            var start = ContinuousClock.now
-            let freshTrajectories = try layout.poolTrajectories(rows: fresh.map { rows[$0] })
-            // Every row is written below: kept rows from the previous system, new rows just gathered.
-            let trajectories = [Double](unsafeUninitializedCapacity: n * dimension) { out, initialized in
-                if let previous {
-                    previous.trajectories.withUnsafeBufferPointer { old in
-                        for (i, p) in reused {
-                            (out.baseAddress! + i * dimension).update(from: old.baseAddress! + p * dimension, count: dimension)
-                        }
-                    }
-                }
-                freshTrajectories.withUnsafeBufferPointer { new in
-                    for (k, i) in fresh.enumerated() {
-                        (out.baseAddress! + i * dimension).update(from: new.baseAddress! + k * dimension, count: dimension)
-                    }
-                }
-                initialized = n * dimension
+            let start = ContinuousClock.now
+            let (freshNorms, freshProducts) = try layout.normsAndTargetProducts(of: fresh.map { rows[$0] }, targets: targets)
+            var norms = [Double](repeating: 0, count: rows.count)
+            var products = [Double](repeating: 0, count: rows.count * groups)
+            for (i, r) in rows.enumerated() {
+                guard let p = previousPosition[r], let previous else { continue }
+                norms[i] = previous.squaredNorms[p]
+                for j in 0..<groups { products[i * groups + j] = previous.targetProducts[p * groups + j] }
+            }
+            for (k, i) in fresh.enumerated() {
+                norms[i] = freshNorms[k]
+                for j in 0..<groups { products[i * groups + j] = freshProducts[k * groups + j] }
             }
             cost.gather += GTPTiming.seconds(since: start)
-
-            start = ContinuousClock.now
-            // Every entry is written below: reused pairs from the previous matrix, the rest computed.
-            let gram = [Double](unsafeUninitializedCapacity: n * n) { g, initialized in
-                let g = g.baseAddress!
-                if let previous {
-                    previous.gram.withUnsafeBufferPointer { old in
-                        for (i, pi) in reused {
-                            let source = old.baseAddress! + pi * previous.count
-                            let target = g + i * n
-                            for (j, pj) in reused { target[j] = source[pj] }
-                        }
-                    }
-                }
-                // New rows among themselves: the upper triangle by SYRK (half a GEMM's work), both
-                // triangles then set from one computed value so the matrix is exactly symmetric.
-                let f = fresh.count
-                if f > 0 {
-                    let block = [Double](unsafeUninitializedCapacity: f * f) { b, count in
-                        freshTrajectories.withUnsafeBufferPointer { a in
-                            cblas_dsyrk(
-                                CblasRowMajor, CblasUpper, CblasNoTrans, Int32(f), Int32(dimension), 1,
-                                a.baseAddress!, Int32(dimension), 0, b.baseAddress!, Int32(f))
-                        }
-                        count = f * f
-                    }
-                    block.withUnsafeBufferPointer { b in
-                        scatterSymmetric(b.baseAddress!, ld: f, rows: fresh, columns: fresh, upperOnly: true, into: g, n: n)
-                    }
-                }
-                // New rows against kept rows: one GEMM.
-                if f > 0, !reused.isEmpty, let previous {
-                    let r = reused.count
-                    var kept = [Double](repeating: 0, count: r * dimension)
-                    previous.trajectories.withUnsafeBufferPointer { old in
-                        kept.withUnsafeMutableBufferPointer { out in
-                            for (b, (_, p)) in reused.enumerated() {
-                                (out.baseAddress! + b * dimension).update(from: old.baseAddress! + p * dimension, count: dimension)
-                            }
-                        }
-                    }
-                    var cross = [Double](repeating: 0, count: f * r)
-                    freshTrajectories.withUnsafeBufferPointer { a in
-                        kept.withUnsafeBufferPointer { k in
-                            cross.withUnsafeMutableBufferPointer { c in
-                                BLAS.dgemm(
-                                    transposeB: true, m: f, n: r, k: dimension,
-                                    a: a.baseAddress!, lda: dimension, b: k.baseAddress!, ldb: dimension,
-                                    c: c.baseAddress!, ldc: r)
-                            }
-                        }
-                    }
-                    cross.withUnsafeBufferPointer { c in
-                        scatterSymmetric(c.baseAddress!, ld: r, rows: fresh, columns: reused.map(\.position), upperOnly: false, into: g, n: n)
-                    }
-                }
-                initialized = n * n
-            }
-            var products = [Double](repeating: 0, count: n * groups)
-            if let previous {
-                for (i, p) in reused {
-                    for j in 0..<groups { products[i * groups + j] = previous.targetProducts[p * groups + j] }
-                }
-            }
-            if !fresh.isEmpty {
-                var freshProducts = [Double](repeating: 0, count: fresh.count * groups)
-                freshTrajectories.withUnsafeBufferPointer { a in
-                    targets.means.withUnsafeBufferPointer { y in
-                        freshProducts.withUnsafeMutableBufferPointer { c in
-                            BLAS.dgemm(
-                                transposeB: true, m: fresh.count, n: groups, k: dimension,
-                                a: a.baseAddress!, lda: dimension, b: y.baseAddress!, ldb: dimension,
-                                c: c.baseAddress!, ldc: groups)
-                        }
-                    }
-                }
-                for (k, i) in fresh.enumerated() {
-                    for j in 0..<groups { products[i * groups + j] = freshProducts[k * groups + j] }
-                }
-            }
-            cost.gram += GTPTiming.seconds(since: start)
-            return CandidateSystem(
-                rows: rows, trajectories: trajectories, gram: gram, targetProducts: products, dimension: dimension, groups: groups)
-        }
-
-        /// Writes block entry (a, b) to g[rows[a], columns[b]] and g[columns[b], rows[a]] (only b >= a when
-        /// `upperOnly`), tile by tile so that the transposed writes stay within a few pages of g.
-        private static func scatterSymmetric(
-            _ block: UnsafePointer<Double>, ld: Int, rows: [Int], columns: [Int], upperOnly: Bool,
-            into g: UnsafeMutablePointer<Double>, n: Int
-        ) {
-            let tile = 64
-            for a0 in stride(from: 0, to: rows.count, by: tile) {
-                let a1 = min(a0 + tile, rows.count)
-                for b0 in stride(from: upperOnly ? a0 : 0, to: columns.count, by: tile) {
-                    let b1 = min(b0 + tile, columns.count)
-                    for a in a0..<a1 {
-                        let i = rows[a]
-                        for b in (upperOnly ? max(a, b0) : b0)..<b1 {
-                            let value = block[a * ld + b]
-                            g[i * n + columns[b]] = value
-                        }
-                    }
-                    for b in b0..<b1 {
-                        let j = columns[b]
-                        for a in a0..<(upperOnly ? min(a1, b + 1) : a1) {
-                            g[j * n + rows[a]] = block[a * ld + b]
-                        }
-                    }
-                }
-            }
+            let gram = try previous.map { try $0.gram.carried(to: rows, diagonals: norms) }
+                ?? GramRows(candidates: rows, layout: layout, diagonals: norms)
+            return CandidateSystem(rows: rows, gram: gram, squaredNorms: norms, targetProducts: products, layout: layout, groups: groups)
         }
 
         /// The system of the rows at the given positions (ascending), without recomputation.
         func restricted(to positions: [Int]) -> CandidateSystem {
-            let m = positions.count
-            var t = [Double](repeating: 0, count: m * dimension)
-            var g = [Double](repeating: 0, count: m * m)
-            var products = [Double](repeating: 0, count: m * groups)
+            var products = [Double](repeating: 0, count: positions.count * groups)
             for (a, i) in positions.enumerated() {
-                for c in 0..<dimension { t[a * dimension + c] = trajectories[i * dimension + c] }
-                for (b, j) in positions.enumerated() { g[a * m + b] = gram[i * count + j] }
                 for j in 0..<groups { products[a * groups + j] = targetProducts[i * groups + j] }
             }
             return CandidateSystem(
-                rows: positions.map { rows[$0] }, trajectories: t, gram: g, targetProducts: products,
-                dimension: dimension, groups: groups)
+                rows: positions.map { rows[$0] }, gram: gram.restricted(to: positions), squaredNorms: positions.map { squaredNorms[$0] },
+                targetProducts: products, layout: layout, groups: groups)
         }
 
-        /// Solves the G non-negative least-squares problems min ||Y_j - A_T w_j||, w_j >= 0, in parallel;
-        /// returns W as count x groups (row i holds the weights of rows[i]).
-        func fit(warmStart: [Double]?) -> [Double] {
+        /// Solves the G non-negative least-squares problems min ||Y_j - A_T w_j||, w_j >= 0 (in lockstep,
+        /// sharing the Gram rows they need); returns W as count x groups (row i holds the weights of rows[i]).
+        func fit(warmStart: [Double]?) throws -> [Double] {
             let atbs = (0..<groups).map { j in (0..<count).map { targetProducts[$0 * groups + j] } }
             let starts: [[Double]?]? = warmStart.map { w in (0..<groups).map { j in (0..<count).map { w[$0 * groups + j] } } }
-            let solutions = NNLS.solve(
-                gram: gram, p: count, atbs: atbs, warmStarts: starts, pivotTolerance: GTP.dependenceTolerance)
+            let solutions = try NNLS.solveInLockstep(gram: gram, atbs: atbs, warmStarts: starts, pivotTolerance: GTP.dependenceTolerance)
             var weights = [Double](repeating: 0, count: count * groups)
             for j in 0..<groups { for i in 0..<count { weights[i * groups + j] = solutions[j][i] } }
             return weights
         }
 
-        /// R = Y - W^T A (groups x dimension) for weights W (count x groups).
-        func residual(targets: TargetGroups, weights: [Double]) -> [Double] {
-            var r = targets.means
-            guard count > 0 else { return r }
-            weights.withUnsafeBufferPointer { w in
-                trajectories.withUnsafeBufferPointer { a in
-                    r.withUnsafeMutableBufferPointer { out in
-                        BLAS.dgemm(
-                            transposeA: true, m: groups, n: dimension, k: count, alpha: -1,
-                            a: w.baseAddress!, lda: groups, b: a.baseAddress!, ldb: dimension,
-                            beta: 1, c: out.baseAddress!, ldc: dimension)
-                    }
-                }
-            }
-            return r
+        /// R = Y - W^T A (groups x dimension) for weights W (count x groups), streamed.
+        func residual(targets: TargetGroups, weights: [Double]) throws -> [Double] {
+            guard count > 0 else { return targets.means }
+            return try layout.residual(of: rows, weights: weights, targets: targets)
         }
     }
 }

@@ -42,7 +42,9 @@ public enum GTP {
     /// Runs the pursuit.
     ///
     /// - Parameter budget: k, the largest subset size.
-    public static func select(checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters) throws -> Selection {
+    public static func select(
+        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler? = nil
+    ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         let started = ContinuousClock.now
         var diagnostics = Diagnostics()
@@ -68,7 +70,9 @@ public enum GTP {
         for iteration in 1...parameters.iterations where budget > 0 {
             iterationsRun = iteration
             clock = ContinuousClock.now
-            let scores = try correlator.correlations(residual: residual, groups: targets.count)
+            let scores = try correlator.correlations(residual: residual, groups: targets.count) { scanned, total in
+                progress?(SelectionProgress(phase: "iteration \(iteration): correlating", completed: scanned, total: total, unit: "rows"))
+            }
             timings.correlation += GTPTiming.seconds(since: clock)
             if iteration == 1 {
                 let eligibleCount = correlator.eligible.setCount
@@ -93,7 +97,8 @@ public enum GTP {
             let current = system!
 
             clock = ContinuousClock.now
-            var fullFit = current.fit(warmStart: kept.spread(over: current.rows, groups: targets.count))
+            let gramBefore = current.gram.seconds
+            var fullFit = try current.fit(warmStart: kept.spread(over: current.rows, groups: targets.count))
             let merged = mergeCopies(&fullFit, system: current)
             if merged > 0 { diagnostics.counters["mergedCopies.\(iteration)"] = Double(merged) }
             let norms = rowNorms(fullFit, groups: targets.count)
@@ -104,15 +109,18 @@ public enum GTP {
                 .prefix(k).sorted()
             let pruned = current.restricted(to: Array(prunedPositions))
             let prunedStart = prunedPositions.flatMap { i in (0..<targets.count).map { fullFit[i * targets.count + $0] } }
-            let refit = pruned.fit(warmStart: prunedStart)
-            timings.nnls += GTPTiming.seconds(since: clock)
+            let refit = try pruned.fit(warmStart: prunedStart)
+            let gramSeconds = current.gram.seconds - gramBefore + pruned.gram.seconds
+            timings.gram += gramSeconds
+            timings.nnls += GTPTiming.seconds(since: clock) - gramSeconds
+            diagnostics.counters["gramRows.\(iteration)"] = Double(current.gram.computedRows)
 
             clock = ContinuousClock.now
             let refitNorms = rowNorms(refit, groups: targets.count)
             let support = refitNorms.indices.filter { refitNorms[$0] > 0 }
             let chosen = pruned.restricted(to: support)
             let weights = support.flatMap { i in (0..<targets.count).map { refit[i * targets.count + $0] } }
-            let newResidual = chosen.residual(targets: targets, weights: weights)
+            let newResidual = try chosen.residual(targets: targets, weights: weights)
             let relative = frobeniusNorm(newResidual) / targets.norm
             timings.residual += GTPTiming.seconds(since: clock)
 
@@ -130,6 +138,7 @@ public enum GTP {
             kept = Fit(rows: chosen.rows, weights: weights, relativeResidual: relative)
             residual = newResidual
             diagnostics.objectiveTrace.append(relative)
+            progress?(SelectionProgress(phase: "pursuit", completed: iteration, total: parameters.iterations, unit: "iterations"))
             if relative < parameters.tolerance {
                 stop = .tolerance
                 break
@@ -147,7 +156,6 @@ public enum GTP {
                     + "found uses only these rows (non-negative least-squares optima are sparse)")
         }
         timings.gather = cost.gather
-        timings.gram = cost.gram
         diagnostics.timings = timings.dictionary
         diagnostics.timings["total"] = GTPTiming.seconds(since: started)
         return Selection(members: members, diagnostics: diagnostics)
@@ -166,8 +174,8 @@ public enum GTP {
         }
         var cost = CandidateSystem.Cost()
         let system = try CandidateSystem.build(rows: distinct, layout: layout, targets: targets, reusing: nil, cost: &cost)
-        let weights = system.count > 0 ? system.fit(warmStart: nil) : []
-        return frobeniusNorm(system.residual(targets: targets, weights: weights)) / targets.norm
+        let weights = system.count > 0 ? try system.fit(warmStart: nil) : []
+        return frobeniusNorm(try system.residual(targets: targets, weights: weights)) / targets.norm
     }
 
     private static func makeTargets(layout: TrajectoryLayout, parameters: Parameters) throws -> TargetGroups {
@@ -186,9 +194,11 @@ public enum GTP {
         var merged = 0
         for i in 0..<n {
             guard (0..<groups).contains(where: { weights[i * groups + $0] != 0 }) else { continue }
-            let gii = system.gram[i * n + i]
+            // A row with a positive weight was passive in some group, so its Gram row exists.
+            let row = system.gram.row(i)
+            let gii = system.gram.diagonal(i)
             let copyOf = representatives.first { r in
-                let gir = system.gram[i * n + r], grr = system.gram[r * n + r]
+                let gir = row[r], grr = system.gram.diagonal(r)
                 return gir > 0 && 1 - gir * gir / (gii * grr) < dependenceTolerance
             }
             guard let r = copyOf else {

@@ -39,19 +39,14 @@ public enum NNLS {
         precondition(atb.count == p, "A^T b must have p = \(p) entries, not \(atb.count)")
         precondition(warmStart.map { $0.count == p } ?? true, "the warm start must have p = \(p) entries")
         guard p > 0 else { return [] }
-        return gram.withUnsafeBufferPointer { g in
-            atb.withUnsafeBufferPointer { b in
-                if let warmStart {
-                    return warmStart.withUnsafeBufferPointer { w in
-                        solve(
-                            gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!,
-                            maxIterations: maxIterations, pivotTolerance: pivotTolerance)
-                    }
+        let dense = DenseGram(gram, p: p)
+        return atb.withUnsafeBufferPointer { b in
+            if let warmStart {
+                return warmStart.withUnsafeBufferPointer { w in
+                    solve(gram: dense, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations, pivotTolerance: pivotTolerance)
                 }
-                return solve(
-                    gram: g.baseAddress!, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations,
-                    pivotTolerance: pivotTolerance)
             }
+            return solve(gram: dense, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations, pivotTolerance: pivotTolerance)
         }
     }
 
@@ -71,46 +66,111 @@ public enum NNLS {
         precondition(warmStarts.map { $0.count == atbs.count } ?? true, "one warm start (or nil) per right-hand side")
         precondition(warmStarts.map { $0.allSatisfy { $0.map { $0.count == p } ?? true } } ?? true, "warm starts must have p = \(p) entries")
         guard p > 0 else { return atbs.map { _ in [] } }
+        let dense = DenseGram(gram, p: p)
         var results = [[Double]](repeating: [], count: atbs.count)
-        gram.withUnsafeBufferPointer { g in
-            results.withUnsafeMutableBufferPointer { out in
-                let shared = SharedPointers(gram: g.baseAddress!, results: out.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: atbs.count) { j in
-                    let gramBase = shared.gram, outBase = shared.results
-                    let x = atbs[j].withUnsafeBufferPointer { b in
-                        if let start = warmStarts?[j] {
-                            return start.withUnsafeBufferPointer { w in
-                                solve(
-                                    gram: gramBase, p: p, atb: b.baseAddress!, warmStart: w.baseAddress!,
-                                    maxIterations: maxIterations, pivotTolerance: pivotTolerance)
-                            }
+        results.withUnsafeMutableBufferPointer { out in
+            let shared = SharedResults(results: out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: atbs.count) { j in
+                let x = atbs[j].withUnsafeBufferPointer { b in
+                    if let start = warmStarts?[j] {
+                        return start.withUnsafeBufferPointer { w in
+                            solve(gram: dense, atb: b.baseAddress!, warmStart: w.baseAddress!, maxIterations: maxIterations, pivotTolerance: pivotTolerance)
                         }
-                        return solve(
-                            gram: gramBase, p: p, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations,
-                            pivotTolerance: pivotTolerance)
                     }
-                    outBase[j] = x
+                    return solve(gram: dense, atb: b.baseAddress!, warmStart: nil, maxIterations: maxIterations, pivotTolerance: pivotTolerance)
                 }
+                shared.results[j] = x
             }
         }
         return results
     }
 
-    /// The pointer-level entry point (no copies of the Gram matrix).
+    /// One problem on a Gram matrix whose rows are all available (no errors possible).
     static func solve(
-        gram: UnsafePointer<Double>, p: Int, atb: UnsafePointer<Double>, warmStart: UnsafePointer<Double>?,
-        maxIterations: Int?, pivotTolerance: Double
+        gram: DenseGram, atb: UnsafePointer<Double>, warmStart: UnsafePointer<Double>?, maxIterations: Int?, pivotTolerance: Double
     ) -> [Double] {
         precondition(pivotTolerance >= 0 && pivotTolerance < 1, "the pivot tolerance must lie in [0, 1)")
-        let solver = ActiveSetNNLS(gram: gram, p: p, atb: atb, pivotTolerance: pivotTolerance)
-        solver.run(warmStart: warmStart, maxIterations: maxIterations ?? (3 * p + 30))
-        return Array(UnsafeBufferPointer(start: solver.x, count: p))
+        let solver = ActiveSetNNLS(gram: gram, atb: atb, pivotTolerance: pivotTolerance)
+        // A dense Gram matrix never fails to provide a row.
+        try! solver.run(warmStart: warmStart, maxIterations: maxIterations ?? (3 * gram.count + 30))
+        return Array(UnsafeBufferPointer(start: solver.x, count: gram.count))
+    }
+
+    /// Solves one problem per right-hand side on a Gram matrix that computes its rows on demand
+    /// (GTP's candidate systems): the problems advance in lockstep, each outer step proposing its
+    /// entering variables in parallel, then one ``GramAccess/ensure(_:)`` call for all of them (one
+    /// batched product instead of one per problem), then the passive-set updates in parallel. Each
+    /// answer equals what a lone solve of that right-hand side returns.
+    static func solveInLockstep(
+        gram: any GramAccess, atbs: [[Double]], warmStarts: [[Double]?]?, maxIterations: Int? = nil,
+        pivotTolerance: Double = defaultPivotTolerance
+    ) throws -> [[Double]] {
+        let p = gram.count
+        guard p > 0 else { return atbs.map { _ in [] } }
+        precondition(atbs.allSatisfy { $0.count == p }, "every A^T b must have p = \(p) entries")
+        // The solvers keep pointers to their right-hand sides and warm starts for their whole life.
+        let b = atbs.map { values -> UnsafeMutablePointer<Double> in
+            let copy = UnsafeMutablePointer<Double>.allocate(capacity: p)
+            copy.update(from: values, count: p)
+            return copy
+        }
+        defer { for pointer in b { pointer.deallocate() } }
+        let solvers = b.map { ActiveSetNNLS(gram: gram, atb: $0, pivotTolerance: pivotTolerance) }
+        for solver in solvers { solver.maxIterations = maxIterations ?? (3 * p + 30) }
+        let box = SolverBox(solvers)
+        let starts: [[Double]?] = warmStarts ?? atbs.map { _ in nil }
+        try gram.ensure(Array(Set(zip(solvers, starts).flatMap { solver, start in
+            start.map { w in w.withUnsafeBufferPointer { solver.warmSupport($0.baseAddress!) } } ?? []
+        })))
+        DispatchQueue.concurrentPerform(iterations: solvers.count) { j in
+            if let start = starts[j] {
+                start.withUnsafeBufferPointer { box.solvers[j].start(warmStart: $0.baseAddress!) }
+            }
+        }
+        var running = Array(solvers.indices)
+        while !running.isEmpty {
+            let proposals = ProposalBox(count: solvers.count)
+            let asked = running
+            DispatchQueue.concurrentPerform(iterations: asked.count) { k in
+                let j = asked[k]
+                proposals.set(j, box.solvers[j].propose())
+            }
+            running = running.filter { proposals.value($0) != nil }
+            try gram.ensure(Array(Set(running.flatMap { proposals.value($0)! })))
+            let active = running
+            DispatchQueue.concurrentPerform(iterations: active.count) { k in
+                let j = active[k]
+                box.solvers[j].enter(proposals.value(j)!)
+            }
+        }
+        return solvers.map { Array(UnsafeBufferPointer(start: $0.x, count: p)) }
     }
 }
 
-/// The Gram matrix and the result slots, shared read-only (respectively one slot per task) by the
-/// concurrent solves.
-private struct SharedPointers: @unchecked Sendable {
-    let gram: UnsafePointer<Double>
+/// The solvers of a lockstep run, each touched by one worker at a time.
+private final class SolverBox: @unchecked Sendable {
+    let solvers: [NNLS.ActiveSetNNLS]
+    init(_ solvers: [NNLS.ActiveSetNNLS]) { self.solvers = solvers }
+}
+
+/// One proposal slot per problem, each written by one worker.
+private final class ProposalBox: @unchecked Sendable {
+    private let values: UnsafeMutablePointer<[Int]?>
+    private let count: Int
+    init(count: Int) {
+        self.count = count
+        values = .allocate(capacity: count)
+        values.initialize(repeating: nil, count: count)
+    }
+    deinit {
+        values.deinitialize(count: count)
+        values.deallocate()
+    }
+    func set(_ j: Int, _ value: [Int]?) { values[j] = value }
+    func value(_ j: Int) -> [Int]? { values[j] }
+}
+
+/// The result slots, one per task, shared by the concurrent solves.
+private struct SharedResults: @unchecked Sendable {
     let results: UnsafeMutablePointer<[Double]>
 }

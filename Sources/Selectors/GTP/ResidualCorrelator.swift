@@ -23,7 +23,7 @@ extension GTP {
         }
 
         /// c_z for every row (0 for rows that are not eligible), given the residual (groups x dimension).
-        func correlations(residual: [Double], groups: Int) throws -> [Float] {
+        func correlations(residual: [Double], groups: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Float] {
             let dimension = layout.dimension
             precondition(residual.count == groups * dimension, "residual shape mismatch")
             let residualF = residual.map { Float($0) }
@@ -41,6 +41,7 @@ extension GTP {
                     try accumulated.withUnsafeMutableBufferPointer { acc in
                         try checkpoint.pool.forEachBlock { block in
                             let rows = block.rowCount
+                            progress(c * rowCount + block.firstRow + rows, layout.checkpoints.count * rowCount)
                             if products.count < rows * groups { products = [Float](repeating: 0, count: rows * groups) }
                             if measuring {
                                 if norms.count < rows { norms = [Float](repeating: 0, count: rows) }

@@ -1,3 +1,6 @@
+import CKernels
+import Foundation
+
 extension GTP {
     /// How GTP lays out a gradient trajectory: a_z = [sqrt(w_1) u(z,1); ...; sqrt(w_C) u(z,C)], with u the
     /// unit-normalised gradient of checkpoint c and w_c the LESS learning-rate weights.
@@ -32,24 +35,123 @@ extension GTP {
         var poolRows: Int { checkpoints[0].pool.rowCount }
         var targetRows: Int { checkpoints[0].target.rows }
 
-        /// Trajectories of the given pool rows, rows.count x dimension, row-major.
-        func poolTrajectories(rows: [Int]) throws -> [Double] {
-            var out = [Double](repeating: 0, count: rows.count * dimension)
-            guard !rows.isEmpty else { return out }
+        /// Rows of trajectories held at once by the streaming passes below (about 128 MiB of Double).
+        var blockRows: Int { max(16, min(4096, (128 << 20) / max(1, dimension * 8))) }
+
+        /// Calls `body` with consecutive blocks of the trajectories of `rows` (in the given order):
+        /// (index of the block's first row in `rows`, rows in the block, block values row-major). The
+        /// stored gradients are read in place; only one block of trajectories exists at a time.
+        func forEachTrajectoryBlock(
+            of rows: [Int], blockRows: Int? = nil, _ body: (Int, Int, UnsafePointer<Double>) throws -> Void
+        ) throws {
+            guard !rows.isEmpty else { return }
+            let size = min(rows.count, blockRows ?? self.blockRows)
+            let buffer = UnsafeMutablePointer<Double>.allocate(capacity: size * dimension)
+            defer { buffer.deallocate() }
+            var first = 0
+            while first < rows.count {
+                let count = min(size, rows.count - first)
+                try fill(buffer, rows: Array(rows[first..<first + count]))
+                try body(first, count, buffer)
+                first += count
+            }
+        }
+
+        /// Writes the trajectories of `rows` into `out` (rows.count x dimension), on all cores.
+        private func fill(_ out: UnsafeMutablePointer<Double>, rows: [Int]) throws {
+            let target = SendableDoubles(out)
+            let dimension = self.dimension
             for (c, checkpoint) in checkpoints.enumerated() {
                 let d = checkpoint.pool.dimension
-                let gathered = try checkpoint.pool.gather(rows: rows)
-                gathered.values.withUnsafeBufferPointer { source in
-                    out.withUnsafeMutableBufferPointer { target in
-                        for (i, row) in rows.enumerated() where checkpoint.pool.isUsable(row) {
-                            Self.writeDirection(
-                                source.baseAddress! + i * d, count: d, scale: rootWeights[c],
-                                into: target.baseAddress! + i * dimension + offsets[c])
+                let offset = offsets[c], scale = rootWeights[c]
+                let usable = rows.map { checkpoint.pool.isUsable($0) }
+                try rows.withUnsafeBufferPointer { list in
+                    try checkpoint.pool.withRowPointers(list) { pointers, format in
+                        let shared = SendableRowPointers(pointers.baseAddress!)
+                        let parts = rows.count >= 64 ? 2 : 1
+                        DispatchQueue.concurrentPerform(iterations: parts) { part in
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                            defer { scratch.deallocate() }
+                            let lower = part * rows.count / parts, upper = (part + 1) * rows.count / parts
+                            for i in lower..<upper {
+                                let into = target.pointer + i * dimension + offset
+                                guard usable[i] else {
+                                    into.update(repeating: 0, count: d)
+                                    continue
+                                }
+                                let values: UnsafePointer<Float>
+                                switch format {
+                                case .float32: values = shared.pointers[i].assumingMemoryBound(to: Float.self)
+                                case .float16:
+                                    qc_f16_to_f32(shared.pointers[i].assumingMemoryBound(to: UInt16.self), scratch, d)
+                                    values = UnsafePointer(scratch)
+                                }
+                                Self.writeDirection(values, count: d, scale: scale, into: into)
+                            }
                         }
                     }
                 }
             }
-            return out
+        }
+
+        /// A_a^T A_b for pool rows `a` and `b` (Double), in blocks of `a`: `body` gets (index of the
+        /// block's first row in `a`, rows in the block, block x b.count row-major products). Each block
+        /// of `a` meets every row of `b` streamed in blocks; memory stays at a few blocks of trajectories.
+        func products(
+            of a: [Int], with b: [Int], _ body: (Int, Int, UnsafePointer<Double>) throws -> Void
+        ) throws {
+            guard !a.isEmpty, !b.isEmpty else { return }
+            let aBlock = min(a.count, max(16, (256 << 20) / max(1, dimension * 8)))
+            let out = UnsafeMutablePointer<Double>.allocate(capacity: aBlock * b.count)
+            defer { out.deallocate() }
+            try forEachTrajectoryBlock(of: a, blockRows: aBlock) { firstA, countA, left in
+                try forEachTrajectoryBlock(of: b) { firstB, countB, right in
+                    BLAS.dgemm(
+                        transposeB: true, m: countA, n: countB, k: dimension, a: left, lda: dimension, b: right, ldb: dimension,
+                        c: out + firstB, ldc: b.count)
+                }
+                try body(firstA, countA, out)
+            }
+        }
+
+        /// Per row of `rows`: ||a||^2 and <a, Y_j> for each target group (rows.count x groups), streamed.
+        func normsAndTargetProducts(of rows: [Int], targets: TargetGroups) throws -> (norms: [Double], products: [Double]) {
+            var norms = [Double](repeating: 0, count: rows.count)
+            var products = [Double](repeating: 0, count: rows.count * targets.count)
+            let groups = targets.count, dimension = self.dimension
+            try targets.means.withUnsafeBufferPointer { y in
+                try forEachTrajectoryBlock(of: rows) { first, count, values in
+                    for i in 0..<count {
+                        var sum = 0.0
+                        let row = values + i * dimension
+                        for j in 0..<dimension { sum += row[j] * row[j] }
+                        norms[first + i] = sum
+                    }
+                    products.withUnsafeMutableBufferPointer { out in
+                        BLAS.dgemm(
+                            transposeB: true, m: count, n: groups, k: dimension, a: values, lda: dimension,
+                            b: y.baseAddress!, ldb: dimension, c: out.baseAddress! + first * groups, ldc: groups)
+                    }
+                }
+            }
+            return (norms, products)
+        }
+
+        /// R = Y - W^T A_rows (groups x dimension) for weights W (rows.count x groups), streamed.
+        func residual(of rows: [Int], weights: [Double], targets: TargetGroups) throws -> [Double] {
+            var r = targets.means
+            let groups = targets.count, dimension = self.dimension
+            try weights.withUnsafeBufferPointer { w in
+                try forEachTrajectoryBlock(of: rows) { first, count, values in
+                    r.withUnsafeMutableBufferPointer { out in
+                        BLAS.dgemm(
+                            transposeA: true, m: groups, n: dimension, k: count, alpha: -1,
+                            a: w.baseAddress! + first * groups, lda: groups, b: values, ldb: dimension,
+                            beta: 1, c: out.baseAddress!, ldc: dimension)
+                    }
+                }
+            }
+            return r
         }
 
         /// Trajectories of all target (validation) rows, targetRows x dimension, row-major.
@@ -75,7 +177,7 @@ extension GTP {
         }
 
         /// out[i] = scale * v[i] / ||v||, or zeros when ||v|| is zero or not finite.
-        private static func writeDirection(_ v: UnsafePointer<Float>, count d: Int, scale: Double, into out: UnsafeMutablePointer<Double>) {
+        static func writeDirection(_ v: UnsafePointer<Float>, count d: Int, scale: Double, into out: UnsafeMutablePointer<Double>) {
             var sum = 0.0
             for i in 0..<d { let x = Double(v[i]); sum += x * x }
             let norm = sum.squareRoot()
@@ -87,4 +189,16 @@ extension GTP {
             for i in 0..<d { out[i] = Double(v[i]) * factor }
         }
     }
+}
+
+/// Output memory shared by workers writing disjoint rows.
+struct SendableDoubles: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Double>
+    init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
+}
+
+/// Row pointers shared read-only with workers.
+struct SendableRowPointers: @unchecked Sendable {
+    let pointers: UnsafePointer<UnsafeRawPointer>
+    init(_ pointers: UnsafePointer<UnsafeRawPointer>) { self.pointers = pointers }
 }

@@ -45,7 +45,8 @@ public enum LESS {
     ///
     /// - Parameter targetSubtasks: subtask index (0-based) of each target row; nil means one subtask.
     public static func scores(
-        checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, parameters: Parameters = Parameters()
+        checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, parameters: Parameters = Parameters(),
+        progress: SelectionProgressHandler? = nil
     ) throws -> Scores {
         try checkpoints.validateShapes()
         let weights = try checkpoints.learningRateWeights()
@@ -63,7 +64,10 @@ public enum LESS {
             let directions = subtasks.meanDirections(of: checkpoint.target, normalize: parameters.similarity == .cosine)
             try accumulate(
                 pool: checkpoint.pool, directions: directions, weight: Float(weights[c]),
-                normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded)
+                normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded
+            ) { scanned in
+                progress?(SelectionProgress(phase: "scoring", completed: c * n + scanned, total: checkpoints.count * n, unit: "rows"))
+            }
         }
         var values = [Float](repeating: .nan, count: n)
         for z in 0..<n where !excluded.contains(z) {
@@ -76,10 +80,11 @@ public enum LESS {
 
     /// Selects the `budget` highest-scoring rows (ties: lower row first).
     public static func select(
-        checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, budget: Int, parameters: Parameters = Parameters()
+        checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, budget: Int, parameters: Parameters = Parameters(),
+        progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         let start = Date()
-        let scored = try scores(checkpoints: checkpoints, targetSubtasks: targetSubtasks, parameters: parameters)
+        let scored = try scores(checkpoints: checkpoints, targetSubtasks: targetSubtasks, parameters: parameters, progress: progress)
         let scoring = Date().timeIntervalSince(start)
         let picked = topK(scored.values, k: budget)
         var diagnostics = Diagnostics()
@@ -101,7 +106,7 @@ public enum LESS {
     /// perSubtask[z, s] += weight * <g_z / ||g_z||, direction_s> for one checkpoint, streamed in blocks.
     private static func accumulate(
         pool: any VectorSource, directions: Matrix, weight: Float, normalize: Bool,
-        into perSubtask: inout [Float], excluded: inout RowMask
+        into perSubtask: inout [Float], excluded: inout RowMask, progress: (Int) -> Void
     ) throws {
         let s = directions.rows, d = directions.columns
         var products = [Float](repeating: 0, count: 0)
@@ -123,6 +128,7 @@ public enum LESS {
                     let scale = normalize ? weight / norm : weight
                     for t in 0..<s { perSubtask[z * s + t] += scale * products[i * s + t] }
                 }
+                progress(block.firstRow + block.rowCount)
             }
         }
     }

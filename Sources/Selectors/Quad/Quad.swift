@@ -25,8 +25,12 @@ import Foundation
 /// - members keep their acceptance order (the released code shuffles them).
 public enum Quad {
     public static let name = "quad"
-    /// Bump when the members a given input and parameters produce change.
-    public static let version = "1"
+    /// Bump when the members a given input and parameters produce change. Version 2: when every arm is
+    /// exhausted before the budget, the rest is filled from the rejected slices (`strict=true` stops
+    /// as version 1 did); the k-means sample, the tau sample, the clusters' read order and the reward
+    /// draws take the rows with the smallest keys h(seed, row) instead of drawing from random streams,
+    /// so a sharded corpus draws exactly the rows of the single catalog.
+    public static let version = "2"
 
     /// Runs Quad and returns the accepted rows in acceptance order.
     ///
@@ -42,7 +46,7 @@ public enum Quad {
     ///   since a score cannot be NaN) and weight 1, in acceptance order.
     public static func select(
         gradients: any VectorSource, target: Matrix, embeddings: any VectorSource, budget: Int,
-        parameters: Parameters
+        parameters: Parameters, progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         guard gradients.rowCount == embeddings.rowCount else {
@@ -51,11 +55,14 @@ public enum Quad {
         }
         try parameters.validate()
         var clock = ContinuousClock.now
-        let influence = try influences(gradients: gradients, target: target)
+        let influence = try influences(gradients: gradients, target: target) { scanned in
+            progress?(SelectionProgress(phase: "influences", completed: scanned, total: gradients.rowCount, unit: "rows"))
+        }
         let influenceTime = elapsed(since: &clock)
         guard influence.contains(where: { !$0.isNaN }) else {
             throw SelectorError("no row of the gradient column has a usable, non-zero gradient: Quad has nothing to score")
         }
+        progress?(SelectionProgress(phase: "clustering embeddings", completed: 0, total: nil, unit: "rows"))
         let clustering = try fitClusters(
             embeddings: embeddings, clusters: parameters.clusters, seed: parameters.seed, sample: parameters.kmeansSample)
         let kmeansTime = elapsed(since: &clock)
@@ -115,6 +122,10 @@ public enum Quad {
             influence: influence, assignments: assignments, clusterCount: clusterCount,
             bandit: Bandit(neighbours: neighbours, alpha: alpha), tau: tau, parameters: parameters)
         run.run(budget: budget, arms: arms, maxRounds: parameters.maxRounds ?? Int.max)
+        let exhausted = run.members.count < budget && !run.stoppedAtMaxRounds
+        if exhausted && !parameters.strict {
+            run.fillFromRejectedSlices(budget: budget, fallbackScore: statistics.mean)
+        }
         diagnostics.timings["bandit"] = elapsed(since: &clock)
 
         let covered = Set(run.members.map { assignments[$0.row] }).count
@@ -139,26 +150,33 @@ public enum Quad {
             "unscoredRows": Double(influence.count - scored.count),
             "unscoredMembers": Double(unscoredMembers),
             "rowsWithoutCluster": Double(rowsWithoutCluster),
+            "filledRows": Double(run.filledRows),
+            "filledSlices": Double(run.filledSlices),
         ]
         diagnostics.notes = notes(
             run: run, budget: budget, tau: tau, maximumInfluence: scored.map { Double(influence[$0]) }.max()!,
             unscoredMembers: unscoredMembers, unscoredRows: influence.count - scored.count,
-            rowsWithoutCluster: rowsWithoutCluster)
+            rowsWithoutCluster: rowsWithoutCluster, strict: parameters.strict)
         return Outcome(selection: Selection(members: run.members, diagnostics: diagnostics), bandit: run.bandit)
     }
 
     /// Plain-language remarks on the run: why the subset is short, what was left out.
     private static func notes(
         run: BanditRun, budget: Int, tau: Double, maximumInfluence: Double,
-        unscoredMembers: Int, unscoredRows: Int, rowsWithoutCluster: Int
+        unscoredMembers: Int, unscoredRows: Int, rowsWithoutCluster: Int, strict: Bool
     ) -> [String] {
         var notes: [String] = []
+        if run.filledRows > 0 {
+            notes.append(
+                "every cluster was read to the end at \(run.members.count - run.filledRows) rows; the other \(run.filledRows) rows were "
+                    + "filled from \(run.filledSlices) rejected slices, best sampled reward first (strict=true stops instead)")
+        }
         if run.members.count < budget {
             let reason: String
             if run.stoppedAtMaxRounds {
                 reason = "the bandit stopped after maxRounds = \(run.acceptedAfterRound.count) rounds"
             } else {
-                reason = "every cluster was read to the end (no arm left)"
+                reason = strict ? "every cluster was read to the end (no arm left; strict=true)" : "every cluster was read to the end and every slice was taken"
             }
             if run.members.isEmpty {
                 notes.append(

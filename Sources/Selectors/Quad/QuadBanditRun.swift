@@ -12,7 +12,9 @@ extension Quad {
         /// Slice size (b_take) and estimation draws (b_est) of each cluster.
         private var sliceSize: [Int]
         private var estimationDraws: [Int]
-        private var estimationRandom: SeededRandom
+        private let estimationSeed: UInt64
+        /// Slices read but not accepted, for the fill (``fillFromRejectedSlices(budget:fallbackScore:)``).
+        private var rejected: [(reward: Double?, pull: Int, rows: ArraySlice<Int>, estimate: Double?)] = []
 
         private(set) var members: [Member] = []
         /// Members after each round (the objective trace).
@@ -24,6 +26,9 @@ extension Quad {
         private(set) var acceptedPulls = 0
         private(set) var pullsWithoutScoredRows = 0
         private(set) var stoppedAtMaxRounds = false
+        /// Rows and slices the fill took after every arm was exhausted.
+        private(set) var filledRows = 0
+        private(set) var filledSlices = 0
 
         init(influence: [Float], assignments: [Int], clusterCount: Int, bandit: Bandit, tau: Double, parameters: Parameters) {
             self.influence = influence
@@ -31,12 +36,14 @@ extension Quad {
             self.bandit = bandit
             order = [[Int]](repeating: [], count: clusterCount)
             for (row, cluster) in assignments.enumerated() where cluster >= 0 { order[cluster].append(row) }
-            var random = SeededRandom(seed: Quad.streamSeed(parameters.seed, .clusterOrder))
-            for cluster in order.indices { random.shuffle(&order[cluster]) }
+            // A cluster's read order is its rows by key h(seed, row), not a shuffle of a random stream,
+            // so a corpus split into shards reads every cluster in the same order (DESIGN §8).
+            let orderSeed = Quad.streamSeed(parameters.seed, .clusterOrder)
+            for cluster in order.indices { order[cluster] = RowKeys.ordered(order[cluster], seed: orderSeed) }
             cursor = [Int](repeating: 0, count: clusterCount)
             sliceSize = order.map { max(1, Int((parameters.gamma * Double($0.count)).rounded())) }
             estimationDraws = order.map { max(2, Int((parameters.bEst * Double($0.count)).rounded())) }
-            estimationRandom = SeededRandom(seed: Quad.streamSeed(parameters.seed, .estimation))
+            estimationSeed = Quad.streamSeed(parameters.seed, .estimation)
         }
 
         /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
@@ -60,6 +67,29 @@ extension Quad {
             }
         }
 
+        /// When every arm was read to the end before the budget: takes the rejected slices, best sampled
+        /// reward first (ties: the earlier pull), slices that had no scored row last, until the budget
+        /// is met. Rows without a score get their slice's estimate, or `fallbackScore` when the slice
+        /// had none.
+        mutating func fillFromRejectedSlices(budget: Int, fallbackScore: Double) {
+            let ranked = rejected.sorted { a, b in
+                switch (a.reward, b.reward) {
+                case let (x?, y?): return x > y || (x == y && a.pull < b.pull)
+                case (_?, nil): return true
+                case (nil, _?): return false
+                case (nil, nil): return a.pull < b.pull
+                }
+            }
+            for slice in ranked where members.count < budget {
+                filledSlices += 1
+                for row in slice.rows.prefix(budget - members.count) {
+                    let value = influence[row]
+                    members.append(Member(row: row, score: value.isNaN ? slice.estimate ?? fallbackScore : Double(value)))
+                    filledRows += 1
+                }
+            }
+        }
+
         /// Reads the cluster's next slice, estimates its reward from the slice's scored rows and
         /// accepts the slice (cut at the budget) when the reward is positive. A slice without a
         /// scored row gives no observation: it is consumed and counted, but neither rewarded nor
@@ -72,15 +102,20 @@ extension Quad {
             let scored = slice.filter { !influence[$0].isNaN }
             guard !scored.isEmpty else {
                 pullsWithoutScoredRows += 1
+                rejected.append((nil, pulls, slice, nil))
                 return
             }
+            // The estimate samples the slice's scored rows with the smallest keys (see the read order).
             let draws = min(estimationDraws[cluster], scored.count)
             var sum = 0.0
-            for pick in estimationRandom.sample(draws, from: scored.count) { sum += Double(influence[scored[pick]]) }
+            for row in RowKeys.smallest(draws, of: scored, seed: estimationSeed) { sum += Double(influence[row]) }
             let estimate = sum / Double(draws)
             let reward = estimate - tau
             bandit.record(reward: reward, on: cluster)
-            guard reward > 0 else { return }
+            guard reward > 0 else {
+                rejected.append((reward, pulls, slice, estimate))
+                return
+            }
             acceptedPulls += 1
             for row in slice.prefix(budget - members.count) {
                 let value = influence[row]

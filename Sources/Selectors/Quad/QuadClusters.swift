@@ -40,8 +40,10 @@ extension Quad {
         if usableCount <= sample {
             fitRows = usable
         } else {
-            var random = SeededRandom(seed: streamSeed(seed, .kmeansSample))
-            fitRows = random.sample(sample, from: usableCount).map { usable?[$0] ?? $0 }.sorted()
+            // The usable rows with the smallest keys h(seed, row), in row order.
+            let sampleSeed = streamSeed(seed, .kmeansSample)
+            fitRows = (usable.map { RowKeys.smallest(sample, of: $0, seed: sampleSeed) }
+                ?? RowKeys.smallest(sample, of: 0..<n, seed: sampleSeed)).sorted()
         }
         let data = try fitRows.map { try embeddings.gather(rows: $0) } ?? embeddings.materialize()
         if data.values.withUnsafeBufferPointer({ qc_first_nonfinite_f32($0.baseAddress!, $0.count) }) >= 0 {

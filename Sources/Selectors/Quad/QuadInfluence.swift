@@ -6,7 +6,7 @@ extension Quad {
     ///
     /// Rows outside `gradients.usableRows`, and rows whose gradient is zero or not finite, are
     /// unscored: their influence is NaN. One streaming pass over the column, block by block.
-    public static func influences(gradients: any VectorSource, target: Matrix) throws -> [Float] {
+    public static func influences(gradients: any VectorSource, target: Matrix, progress: (Int) -> Void = { _ in }) throws -> [Float] {
         let direction = try meanTargetDirection(target, dimension: gradients.dimension)
         var influence = [Float](repeating: .nan, count: gradients.rowCount)
         let mask = gradients.usableRows
@@ -20,6 +20,7 @@ extension Quad {
                         guard mask?.contains(row) ?? true else { continue }
                         out[row] = normalizedDot(block.values.baseAddress! + i * d, direction: v.baseAddress!, dimension: d)
                     }
+                    progress(block.firstRow + block.rowCount)
                 }
             }
         }
@@ -103,8 +104,9 @@ extension Quad {
             if scoredRows.count <= sampleSize {
                 values = scoredRows.map { Double(influence[$0]) }
             } else {
-                var random = SeededRandom(seed: seed)
-                values = random.sample(sampleSize, from: scoredRows.count).map { Double(influence[scoredRows[$0]]) }
+                // The scored rows with the smallest keys h(seed, row): the same sample however the
+                // corpus is split.
+                values = RowKeys.smallest(sampleSize, of: scoredRows, seed: seed).map { Double(influence[$0]) }
             }
             values.sort()
             // Linear interpolation between order statistics (NumPy's default quantile rule).

@@ -30,12 +30,15 @@ extension Quad {
         public var tauSample: Int
         /// Stop after this many rounds; default none (stop at the budget or when no arm is left).
         public var maxRounds: Int?
+        /// When every arm is exhausted before the budget: stop there (true) or fill the rest from the
+        /// rejected slices, best sampled reward first (false, the default).
+        public var strict: Bool
         public var seed: UInt64
 
         public init(
             clusters: Int? = nil, alpha: Double? = nil, arms: Int? = nil, bEst: Double = 0.05, gamma: Double = 0.25,
             tau: Double? = nil, tauQuantile: Double = 0.8, radius: Double? = nil, kmeansSample: Int = 100_000,
-            tauSample: Int = 2000, maxRounds: Int? = nil, seed: UInt64 = 0
+            tauSample: Int = 2000, maxRounds: Int? = nil, strict: Bool = false, seed: UInt64 = 0
         ) {
             self.clusters = clusters
             self.alpha = alpha
@@ -48,11 +51,12 @@ extension Quad {
             self.kmeansSample = kmeansSample
             self.tauSample = tauSample
             self.maxRounds = maxRounds
+            self.strict = strict
             self.seed = seed
         }
 
         /// Reads `--param` overrides: clusters, alpha, arms, bEst, gamma, tau, tauQuantile, radius,
-        /// kmeansSample, tauSample, maxRounds.
+        /// kmeansSample, tauSample, maxRounds, strict.
         public init(_ bag: inout ParameterBag, seed: UInt64) throws {
             self.init(
                 clusters: try bag.optionalInt("clusters", range: 1...Int.max),
@@ -66,6 +70,7 @@ extension Quad {
                 kmeansSample: try bag.int("kmeansSample", default: 100_000, range: 1...Int.max),
                 tauSample: try bag.int("tauSample", default: 2000, range: 1...Int.max),
                 maxRounds: try bag.optionalInt("maxRounds", range: 1...Int.max),
+                strict: try bag.bool("strict", default: false),
                 seed: seed)
             try validate()
         }

@@ -46,11 +46,20 @@ enum Terminal {
 private final class ProgressState: @unchecked Sendable {
     private let lock = NSLock()
     private var last = Date.distantPast
+    /// When the current phase started, and how far it was then (for the rate behind the ETA).
+    private var phase = ""
+    private var phaseStart = Date()
+    private var phaseStartCompleted = 0
 
     func draw(_ event: ProgressEvent) {
         lock.lock()
         defer { lock.unlock() }
         let now = Date()
+        if event.phase != phase {
+            phase = event.phase
+            phaseStart = now
+            phaseStartCompleted = event.completed
+        }
         guard now.timeIntervalSince(last) >= 0.1 else { return }
         last = now
         var line = "\r\u{1B}[K\(event.phase): "
@@ -61,6 +70,12 @@ private final class ProgressState: @unchecked Sendable {
             let filled = min(width, Int(share * Double(width)))
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
             line += String(format: "%3.0f%% ", share * 100) + done
+            let elapsed = now.timeIntervalSince(phaseStart)
+            let progressed = event.completed - phaseStartCompleted
+            if elapsed >= 2, progressed > 0, event.completed < total {
+                let remaining = Double(total - event.completed) * elapsed / Double(progressed)
+                line += ", ETA " + Format.duration(remaining)
+            }
         } else {
             line += done
         }
@@ -86,6 +101,14 @@ enum Format {
     }
 
     static func ratio(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    /// A remaining time: "45 s", "3 min 20 s", "1 h 05 min".
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min \(String(format: "%02d", s % 60)) s" }
+        return "\(s / 3600) h \(String(format: "%02d", (s % 3600) / 60)) min"
+    }
 }
 
 /// A plain text table with aligned columns.
