@@ -71,10 +71,11 @@ class BuildWithBinary(build_py):
 
     def run(self):
         super().run()
+        target = Path(self.build_lib) / "quadcat" / "_bin" / "quadcat"
+        shutil.rmtree(target.parent, ignore_errors=True)  # never ship a binary left by an earlier build
         binary = bundled_binary()
         if binary is not None and not self.editable_mode:
-            target = Path(self.build_lib) / "quadcat" / "_bin" / "quadcat"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True)
             shutil.copyfile(binary, target)
             os.chmod(target, 0o755)
 

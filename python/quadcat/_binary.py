@@ -55,7 +55,8 @@ def _locate() -> Tuple[str, str]:
         return found, "PATH"
     raise QuadcatError(
         "no quadcat binary: none is bundled with this package (it was installed without the Swift "
-        "toolchain), QUADCAT_BIN is not set and quadcat is not on PATH. Either run `make install` in "
+        "toolchain, or with QUADCAT_BUNDLE_BINARY=none), QUADCAT_BIN is not set and quadcat is not on "
+        "PATH. Either run `make install` in "
         "a quadcat checkout (puts quadcat in /usr/local/bin), reinstall with the Swift toolchain "
         "present (`pip install ./python` compiles and bundles it), or set QUADCAT_BIN to a built "
         "binary", status=127)

@@ -3,6 +3,7 @@ raised as QuadcatError in the tool's own words."""
 import json
 import os
 import subprocess
+import tempfile
 from typing import Any, Iterable, Iterator, List, Optional, Sequence
 
 from ._binary import binary
@@ -42,21 +43,22 @@ def stream_lines(args: Sequence[str], executable: Optional[str] = None) -> Itera
     without their newlines. Stopping early ends the process; a failure raises after the last line.
     ``executable`` overrides :func:`binary`."""
     command = [executable or binary(), *args]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    finished = False
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            yield line[:-1] if line.endswith(b"\n") else line
-        finished = True
-    finally:
-        if not finished and process.poll() is None:
-            process.kill()
-        assert process.stderr is not None
-        stderr = process.stderr.read()
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()
-        status = process.wait()
+    # Standard error goes to a file: a pipe nobody reads while stdout is drained could fill and block.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        finished = False
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                yield line[:-1] if line.endswith(b"\n") else line
+            finished = True
+        finally:
+            if not finished and process.poll() is None:
+                process.kill()
+            process.stdout.close()  # type: ignore[union-attr]
+            status = process.wait()
+            errors.seek(0)
+            stderr = errors.read()
     if status != 0:
         raise _failure(args, status, stderr)
 

@@ -39,9 +39,6 @@ class Catalog:
     def __repr__(self) -> str:
         return f"<quadcat.Catalog {os.fspath(self.path)!r}>"
 
-    def __fspath__(self) -> str:
-        return os.fspath(self.path)
-
     # Building it.
 
     def create(self) -> "Catalog":

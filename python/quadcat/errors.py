@@ -20,3 +20,11 @@ class QuadcatError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self):
+        """Pickles with every field (errors cross process boundaries, e.g. from Ray workers)."""
+        return (_rebuild, (self.message, self.status, self.command, self.stderr))
+
+
+def _rebuild(message: str, status: int, command: Optional[Sequence[str]], stderr: str) -> QuadcatError:
+    return QuadcatError(message, status=status, command=command, stderr=stderr)

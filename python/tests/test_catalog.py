@@ -127,3 +127,11 @@ class TestErrors:
     def test_create_refuses_an_existing_catalog(self, demo: Demo):
         with pytest.raises(quadcat.QuadcatError, match="already a quadcat catalog"):
             demo.catalog.create()
+
+
+def test_errors_pickle_with_their_fields(tmp_path):
+    import pickle
+    with pytest.raises(quadcat.QuadcatError) as caught:
+        quadcat.Catalog(tmp_path / "none.quadcat").verify()
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.message, copy.status, copy.command, copy.stderr) == (caught.value.message, 1, caught.value.command, caught.value.stderr)
