@@ -115,9 +115,9 @@ class RademacherProjector:
         z = (z ^ ((z >> 30) & ((1 << 34) - 1))) * _signed(_MIX1)
         z = (z ^ ((z >> 27) & ((1 << 37) - 1))) * _signed(_MIX2)
         z = z ^ ((z >> 31) & ((1 << 33) - 1))
-        shifts = torch.arange(64, dtype=torch.int64, device=device)
-        bits = ((z.unsqueeze(-1) >> shifts) & 1).reshape(stop - start, self.words * 64)[:, :self.dim]
-        return bits.to(torch.float32) * 2 - 1
+        # Each byte (little-endian, as on every torch device) expands to its 8 signs through a table.
+        signs = _byte_signs(torch, device)[z.contiguous().view(torch.uint8).long()]
+        return signs.reshape(stop - start, self.words * 64)[:, :self.dim]
 
     def _check_range(self, start: int, stop: int) -> None:
         if not 0 <= start <= stop <= self.n_params:
@@ -162,6 +162,18 @@ class RademacherProjector:
         if g.ndim != 2 or g.shape[1] != self.n_params:
             raise ValueError(f"expected gradients of shape (n, {self.n_params}) or ({self.n_params},), got {tuple(g.shape)}")
         return g
+
+
+_BYTE_SIGNS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.float32) * 2 - 1
+_byte_signs_on: dict = {}
+
+
+def _byte_signs(torch: Any, device: Any) -> Any:
+    """The 256 x 8 table of ±1 signs of each byte's bits (least significant first), on ``device``."""
+    key = str(device)
+    if key not in _byte_signs_on:
+        _byte_signs_on[key] = torch.from_numpy(_BYTE_SIGNS).to(device)
+    return _byte_signs_on[key]
 
 
 def reference_entry(seed: int, dim: int, row: int, column: int) -> float:
