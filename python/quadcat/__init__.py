@@ -14,7 +14,8 @@ reads.
 
 Which binary runs: :func:`binary` (and :func:`binary_origin`); ``QUADCAT_BIN`` overrides it.
 Modules: :mod:`quadcat.reports` (the dataclasses), :mod:`quadcat.features` (projection),
-:mod:`quadcat.gradients` (the writer).
+:mod:`quadcat.gradients` (the writer); the shard-set driver for Ray (DESIGN §8) is to come as
+``quadcat.ray``, a client of the same kind.
 """
 from ._binary import binary, binary_origin
 from .catalog import Catalog
