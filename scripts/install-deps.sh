@@ -3,11 +3,14 @@
 #   liblz4-dev       LZ4 block compression of chunks
 #   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
+#   python3-venv     the virtual environment `make test` runs the Python package's tests in (only when
+#                    python3 lacks ensurepip/venv, as Debian's python3 does without this package)
 set -eu
 missing=""
 for package in liblz4-dev libopenblas-dev libsqlite3-dev; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv"
 [ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

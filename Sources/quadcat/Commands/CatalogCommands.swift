@@ -21,10 +21,12 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty catalog.")
 
     @OptionGroup var path: CatalogPath
+    @Flag(help: "Print the new catalog's info as JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.create(at: path.url)
+            if json { return try Terminal.printJSON(catalog.info()) }
             print("created catalog \(catalog.root.path)")
         }
     }

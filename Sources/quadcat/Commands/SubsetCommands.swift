@@ -163,13 +163,18 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Add each row's score as a field of this name.") var scoreField: String?
     @Option(help: "Add each row's weight as a field of this name.") var weightField: String?
     @Flag(help: "Add each row's weight (GTP's weights; 1 for other selectors) as the field 'weight'.") var weights = false
+    @Flag(help: "Print the report as JSON (needs --out FILE: with --out - the export itself goes to standard output).") var json = false
 
     func run() throws {
         try reportingErrors {
+            if json, out == "-" {
+                throw CatalogError(.invalidRequest, "--json and --out - both write to standard output", remedy: "give --out a file, or drop --json")
+            }
             var request = ExportRequest(subset: subset, format: format, output: out == "-" ? nil : URL(fileURLWithPath: out))
             request.scoreField = scoreField
             request.weightField = weightField ?? (weights ? "weight" : nil)
             let report = try path.open().export(request)
+            if json { return try Terminal.printJSON(report) }
             if out != "-" {
                 Terminal.note("exported \(report.subset): \(report.rows) rows as \(report.format.rawValue) to \(report.output) (\(Format.bytes(report.bytes)))")
             }
@@ -183,10 +188,12 @@ struct TagCommand: ParsableCommand {
     @OptionGroup var path: CatalogPath
     @Argument(help: "NAME@VERSION (or NAME for the latest).") var subset: String
     @Argument(help: "The tag.") var tag: String
+    @Flag(help: "Print the tagged subset as JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             let info = try path.open().tag(subset, as: tag)
+            if json { return try Terminal.printJSON(info) }
             print("tagged \(info.reference) as \(tag)")
         }
     }

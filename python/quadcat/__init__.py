@@ -1,0 +1,32 @@
+"""quadcat for Python: the catalog for LLM training-data selection, where ML engineers work.
+
+A thin client of the ``quadcat`` command-line tool (no second implementation of any selector or of the
+file format): every :class:`Catalog` method runs one command with ``--json``; :class:`Subset` hands
+results to NumPy, Hugging Face ``datasets`` and pandas; :class:`GradientWriter` and
+:class:`quadcat.features.RademacherProjector` turn a PyTorch gradient loop into the files ``attach``
+reads.
+
+>>> import quadcat
+>>> cat = quadcat.Catalog("demo.quadcat")
+>>> gtp = cat.subset("demo-gtp")
+>>> gtp.rows[:5], gtp.weights[:5]
+>>> train = gtp.to_hf_dataset()
+
+Which binary runs: :func:`binary` (and :func:`binary_origin`); ``QUADCAT_BIN`` overrides it.
+Modules: :mod:`quadcat.reports` (the dataclasses), :mod:`quadcat.features` (projection),
+:mod:`quadcat.gradients` (the writer); the shard-set driver for Ray (DESIGN §8) is to come as
+``quadcat.ray``, a client of the same kind.
+"""
+from ._binary import binary, binary_origin
+from .catalog import Catalog
+from .errors import QuadcatError
+from .gradients import GradientWriter
+from .subset import Subset
+from . import features, reports
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog", "GradientWriter", "QuadcatError", "Subset", "binary", "binary_origin", "features", "reports",
+    "__version__",
+]
