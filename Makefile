@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test install bench clean
+.PHONY: deps build demo test python-test install bench bench-scale clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -36,6 +36,13 @@ install: build
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/quadcat-bench
+
+# Every selector at the LESS paper's pool size (270,000 x 8,192 x 4 checkpoints, about 18 GB of disk
+# in $(WORK)); smaller or larger with ARGS="--rows N --dim D --checkpoints C". See BENCHMARKS.md.
+WORK ?= $(CURDIR)/bench/out
+bench-scale: deps
+	$(SWIFT) build -c release
+	.build/release/quadcat-bench scale --work $(WORK) $(ARGS)
 
 clean:
 	rm -rf .build $(VENV) python/build python/quadcat.egg-info

@@ -45,13 +45,20 @@ public enum GTP {
     public static func select(
         checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
+        try select(checkpoints: checkpoints, budget: budget, parameters: parameters, progress: progress, limits: .standard)
+    }
+
+    /// ``select(checkpoints:budget:parameters:progress:)`` within the given memory limits.
+    public static func select(
+        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler?, limits: Limits
+    ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         let started = ContinuousClock.now
         var diagnostics = Diagnostics()
         var timings = PhaseTimings()
 
         var clock = ContinuousClock.now
-        let layout = try TrajectoryLayout(checkpoints)
+        let layout = try TrajectoryLayout(checkpoints, limits: limits)
         let targets = try makeTargets(layout: layout, parameters: parameters)
         timings.targets = GTPTiming.seconds(since: clock)
         diagnostics.counters["groups"] = Double(targets.count)

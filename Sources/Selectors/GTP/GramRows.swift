@@ -69,16 +69,15 @@ extension GTP {
 
         func hasRow(_ i: Int) -> Bool { rows[i] != nil }
 
-        /// Candidate sets whose whole Gram matrix takes at most this many bytes get every row at the
+        /// Candidate sets whose whole Gram matrix fits ``Limits/wholeGramBytes`` get every row at the
         /// first request: one large, efficient product instead of many thin ones (realbench's 1,800
         /// candidates, or 4,050 at the LESS paper's pool and a 0.5% budget: 131 MB). Larger sets (40,500
         /// candidates at 5%: 13 GB whole) compute rows as variables enter.
-        static let wholeMatrixBytes = 1 << 30
 
         func ensure(_ variables: [Int]) throws {
             var missing = Array(Set(variables.filter { rows[$0] == nil })).sorted()
             guard !missing.isEmpty else { return }
-            if count * count * 8 <= Self.wholeMatrixBytes { missing = (0..<count).filter { rows[$0] == nil } }
+            if count * count * 8 <= layout.limits.wholeGramBytes { missing = (0..<count).filter { rows[$0] == nil } }
             let started = ContinuousClock.now
             let p = count
             // Every computed row holds all p entries, so a new row takes its entries in the columns of
@@ -86,7 +85,7 @@ extension GTP {
             // block by block, each block against the columns no earlier block covered (half the work of
             // a full product, as a symmetric rank-k update would do).
             var uncovered = (0..<p).filter { rows[$0] == nil }
-            let blockSize = max(16, layout.blockRows * 2)
+            let blockSize = max(1, layout.blockRows * 2)
             var first = 0
             while first < missing.count {
                 let block = Array(missing[first..<min(missing.count, first + blockSize)])

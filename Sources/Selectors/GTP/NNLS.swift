@@ -101,7 +101,7 @@ public enum NNLS {
     /// entering variables in parallel, then one ``GramAccess/ensure(_:)`` call for all of them (one
     /// batched product instead of one per problem), then the passive-set updates in parallel. Each
     /// answer equals what a lone solve of that right-hand side returns.
-    static func solveInLockstep(
+    public static func solveInLockstep(
         gram: any GramAccess, atbs: [[Double]], warmStarts: [[Double]?]?, maxIterations: Int? = nil,
         pivotTolerance: Double = defaultPivotTolerance
     ) throws -> [[Double]] {

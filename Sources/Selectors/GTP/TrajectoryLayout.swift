@@ -18,9 +18,13 @@ extension GTP {
         /// Length of a trajectory vector (sum of the checkpoint dimensions).
         let dimension: Int
 
-        init(_ checkpoints: [CheckpointGradients]) throws {
+        /// Memory the streaming passes may hold at once.
+        let limits: Limits
+
+        init(_ checkpoints: [CheckpointGradients], limits: Limits = .standard) throws {
             try checkpoints.validateShapes()
             self.checkpoints = checkpoints
+            self.limits = limits
             rootWeights = try checkpoints.learningRateWeights().map { $0.squareRoot() }
             var offsets: [Int] = []
             var total = 0
@@ -35,8 +39,8 @@ extension GTP {
         var poolRows: Int { checkpoints[0].pool.rowCount }
         var targetRows: Int { checkpoints[0].target.rows }
 
-        /// Rows of trajectories held at once by the streaming passes below (about 128 MiB of Double).
-        var blockRows: Int { max(16, min(4096, (128 << 20) / max(1, dimension * 8))) }
+        /// Rows of trajectories held at once by the streaming passes below.
+        var blockRows: Int { max(1, min(4096, limits.trajectoryBlockBytes / max(1, dimension * 8))) }
 
         /// Calls `body` with consecutive blocks of the trajectories of `rows` (in the given order):
         /// (index of the block's first row in `rows`, rows in the block, block values row-major). The
@@ -101,7 +105,7 @@ extension GTP {
             of a: [Int], with b: [Int], _ body: (Int, Int, UnsafePointer<Double>) throws -> Void
         ) throws {
             guard !a.isEmpty, !b.isEmpty else { return }
-            let aBlock = min(a.count, max(16, (256 << 20) / max(1, dimension * 8)))
+            let aBlock = min(a.count, max(1, limits.productBlockBytes / max(1, dimension * 8)))
             let out = UnsafeMutablePointer<Double>.allocate(capacity: aBlock * b.count)
             defer { out.deallocate() }
             try forEachTrajectoryBlock(of: a, blockRows: aBlock) { firstA, countA, left in
@@ -188,6 +192,26 @@ extension GTP {
             let factor = scale / norm
             for i in 0..<d { out[i] = Double(v[i]) * factor }
         }
+    }
+}
+
+extension GTP {
+    /// How much memory GTP's streaming passes and its Gram matrix may take. The defaults keep GTP at
+    /// the LESS paper's pool within a few GB; smaller limits only cost time (tests shrink them to
+    /// exercise the bounded paths on small inputs).
+    public struct Limits: Sendable {
+        /// One block of trajectories streamed from the store (128 MiB: 512 trajectories of the LESS
+        /// paper's 4 x 8,192 dimensions).
+        public var trajectoryBlockBytes = 128 << 20
+        /// The left side of a product of trajectories (256 MiB).
+        public var productBlockBytes = 256 << 20
+        /// A candidate set whose whole Gram matrix fits this gets every row at once (1 GiB); larger
+        /// sets compute a row only when its variable enters an NNLS passive set.
+        public var wholeGramBytes = 1 << 30
+
+        public init() {}
+
+        public static let standard = Limits()
     }
 }
 
