@@ -50,10 +50,10 @@ static double dot_portable(const void *x, int format, const double *y, size_t n)
     return s;
 }
 
-static void block_portable(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs,
+static void block_portable(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd, size_t ndirs,
                            size_t n, double *out, size_t ldo) {
     for (size_t i = 0; i < nrows; i++)
-        for (size_t t = 0; t < ndirs; t++) out[i * ldo + t] = dot_portable(rows[i], format, dirs + t * n, n);
+        for (size_t t = 0; t < ndirs; t++) out[i * ldo + t] = dot_portable(rows[i], format, dirs + t * ldd, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ QC_AVX512 static inline double reduce8_avx512(__m512d v) {
 // [j0, j1) (a multiple of 8 long): the accumulators start from `acc` (8 lanes per product, row-major
 // R x T) and are written back, so a product can be split over element blocks without changing a bit.
 QC_AVX512 static inline __attribute__((always_inline)) void tile_avx512(
-    int R, int T, const void *const *rows, int format, const double *dirs, size_t n, size_t j0, size_t j1, double *acc) {
+    int R, int T, const void *const *rows, int format, const double *dirs, size_t ldd, size_t j0, size_t j1, double *acc) {
     __m512d a[4][6];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) a[r][t] = _mm512_loadu_pd(acc + 8 * (r * T + t));
@@ -86,7 +86,7 @@ QC_AVX512 static inline __attribute__((always_inline)) void tile_avx512(
         __m512d x[4];
         for (int r = 0; r < R; r++) x[r] = load8_avx512(rows[r], format, j);
         for (int t = 0; t < T; t++) {
-            __m512d y = _mm512_loadu_pd(dirs + t * n + j);
+            __m512d y = _mm512_loadu_pd(dirs + t * ldd + j);
             for (int r = 0; r < R; r++) a[r][t] = _mm512_fmadd_pd(x[r], y, a[r][t]);
         }
     }
@@ -94,10 +94,10 @@ QC_AVX512 static inline __attribute__((always_inline)) void tile_avx512(
         for (int t = 0; t < T; t++) _mm512_storeu_pd(acc + 8 * (r * T + t), a[r][t]);
 }
 
-#define TILE512(R, T) case (R) * 8 + (T): tile_avx512(R, T, rows, format, dirs, n, j0, j1, acc); break;
+#define TILE512(R, T) case (R) * 8 + (T): tile_avx512(R, T, rows, format, dirs, ldd, j0, j1, acc); break;
 
 QC_AVX512 static void tile_dispatch_avx512(int R, int T, const void *const *rows, int format, const double *dirs,
-                                           size_t n, size_t j0, size_t j1, double *acc) {
+                                           size_t ldd, size_t j0, size_t j1, double *acc) {
     switch (R * 8 + T) {
         TILE512(1, 1) TILE512(1, 2) TILE512(1, 3) TILE512(1, 4) TILE512(1, 5) TILE512(1, 6)
         TILE512(2, 1) TILE512(2, 2) TILE512(2, 3) TILE512(2, 4) TILE512(2, 5) TILE512(2, 6)
@@ -107,15 +107,15 @@ QC_AVX512 static void tile_dispatch_avx512(int R, int T, const void *const *rows
     }
 }
 
-QC_AVX512 static void block_avx512(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs,
-                                   size_t n, double *out, size_t ldo) {
+QC_AVX512 static void block_avx512(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd,
+                                   size_t ndirs, size_t n, double *out, size_t ldo) {
     // Element blocks of 512 keep a tile's six vector chunks in L1 and the rows' chunks in L2; the
     // 8-lane accumulators of every product wait in `lanes` between element blocks.
     const size_t kc = 512;
     size_t chunks = n / 8;
     size_t full = 8 * chunks;
     double *lanes = (double *)calloc(nrows * ndirs * 8, sizeof(double));
-    if (!lanes) { block_portable(rows, format, nrows, dirs, ndirs, n, out, ldo); return; }
+    if (!lanes) { block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo); return; }
     for (size_t j0 = 0; j0 < full; j0 += kc) {
         size_t j1 = j0 + kc < full ? j0 + kc : full;
         for (size_t t0 = 0; t0 < ndirs; t0 += 6) {
@@ -124,7 +124,7 @@ QC_AVX512 static void block_avx512(const void *const *rows, int format, size_t n
                 int R = (int)(nrows - r0 < 4 ? nrows - r0 : 4);
                 // Tile (r0, t0)'s accumulators, R x T of 8 lanes, stored contiguously.
                 double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
-                tile_dispatch_avx512(R, T, rows + r0, format, dirs + t0 * n, n, j0, j1, acc);
+                tile_dispatch_avx512(R, T, rows + r0, format, dirs + t0 * ldd, ldd, j0, j1, acc);
             }
         }
     }
@@ -137,7 +137,7 @@ QC_AVX512 static void block_avx512(const void *const *rows, int format, size_t n
                 for (int t = 0; t < T; t++) {
                     double s = reduce8_avx512(_mm512_loadu_pd(acc + 8 * (r * T + t)));
                     const void *x = rows[r0 + r];
-                    const double *y = dirs + (t0 + t) * n;
+                    const double *y = dirs + (t0 + t) * ldd;
                     for (size_t j = full; j < n; j++) s = fma(load_x(x, format, j), y[j], s);
                     out[(r0 + r) * ldo + t0 + t] = s;
                 }
@@ -168,7 +168,7 @@ QC_AVX2 static inline double reduce8_avx2(__m256d lo, __m256d hi) {
 }
 
 QC_AVX2 static inline __attribute__((always_inline)) void tile_avx2(
-    int R, int T, const void *const *rows, int format, const double *dirs, size_t n, double *out, size_t ldo) {
+    int R, int T, const void *const *rows, int format, const double *dirs, size_t ldd, size_t n, double *out, size_t ldo) {
     __m256d lo[2][3], hi[2][3];
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) lo[r][t] = hi[r][t] = _mm256_setzero_pd();
@@ -178,7 +178,7 @@ QC_AVX2 static inline __attribute__((always_inline)) void tile_avx2(
         __m256d xl[2], xh[2];
         for (int r = 0; r < R; r++) load8_avx2(rows[r], format, j, &xl[r], &xh[r]);
         for (int t = 0; t < T; t++) {
-            __m256d yl = _mm256_loadu_pd(dirs + t * n + j), yh = _mm256_loadu_pd(dirs + t * n + j + 4);
+            __m256d yl = _mm256_loadu_pd(dirs + t * ldd + j), yh = _mm256_loadu_pd(dirs + t * ldd + j + 4);
             for (int r = 0; r < R; r++) {
                 lo[r][t] = _mm256_fmadd_pd(xl[r], yl, lo[r][t]);
                 hi[r][t] = _mm256_fmadd_pd(xh[r], yh, hi[r][t]);
@@ -188,29 +188,29 @@ QC_AVX2 static inline __attribute__((always_inline)) void tile_avx2(
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
             double s = reduce8_avx2(lo[r][t], hi[r][t]);
-            for (size_t j = 8 * chunks; j < n; j++) s = fma(load_x(rows[r], format, j), dirs[t * n + j], s);
+            for (size_t j = 8 * chunks; j < n; j++) s = fma(load_x(rows[r], format, j), dirs[t * ldd + j], s);
             out[r * ldo + t] = s;
         }
 }
 
 #define TILE256(R, T) case (R) * 8 + (T): tile_avx2(R, T, rows, format, dirs, n, out, ldo); break;
 
-QC_AVX2 static void block_avx2(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs,
-                               size_t n, double *out, size_t ldo) {
+QC_AVX2 static void block_avx2(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd,
+                               size_t ndirs, size_t n, double *out, size_t ldo) {
     for (size_t t0 = 0; t0 < ndirs; t0 += 3) {
         int T = (int)(ndirs - t0 < 3 ? ndirs - t0 : 3);
         for (size_t r0 = 0; r0 < nrows; r0 += 2) {
             int R = (int)(nrows - r0 < 2 ? nrows - r0 : 2);
             const void *const *rr = rows + r0;
-            const double *dd = dirs + t0 * n;
+            const double *dd = dirs + t0 * ldd;
             double *oo = out + r0 * ldo + t0;
             switch (R * 8 + T) {
-                case 1 * 8 + 1: tile_avx2(1, 1, rr, format, dd, n, oo, ldo); break;
-                case 1 * 8 + 2: tile_avx2(1, 2, rr, format, dd, n, oo, ldo); break;
-                case 1 * 8 + 3: tile_avx2(1, 3, rr, format, dd, n, oo, ldo); break;
-                case 2 * 8 + 1: tile_avx2(2, 1, rr, format, dd, n, oo, ldo); break;
-                case 2 * 8 + 2: tile_avx2(2, 2, rr, format, dd, n, oo, ldo); break;
-                case 2 * 8 + 3: tile_avx2(2, 3, rr, format, dd, n, oo, ldo); break;
+                case 1 * 8 + 1: tile_avx2(1, 1, rr, format, dd, ldd, n, oo, ldo); break;
+                case 1 * 8 + 2: tile_avx2(1, 2, rr, format, dd, ldd, n, oo, ldo); break;
+                case 1 * 8 + 3: tile_avx2(1, 3, rr, format, dd, ldd, n, oo, ldo); break;
+                case 2 * 8 + 1: tile_avx2(2, 1, rr, format, dd, ldd, n, oo, ldo); break;
+                case 2 * 8 + 2: tile_avx2(2, 2, rr, format, dd, ldd, n, oo, ldo); break;
+                case 2 * 8 + 3: tile_avx2(2, 3, rr, format, dd, ldd, n, oo, ldo); break;
                 default: break;
             }
         }
@@ -230,20 +230,20 @@ static int has_avx512(void) {
 
 // ---------------------------------------------------------------------------------------------
 
-void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs, size_t n,
-                      double *out, size_t ldo) {
+void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd, size_t ndirs,
+                      size_t n, double *out, size_t ldo) {
     if (nrows == 0 || ndirs == 0) return;
 #if QC_X86
-    if (has_avx512()) return block_avx512(rows, format, nrows, dirs, ndirs, n, out, ldo);
-    if (qc_has_avx2()) return block_avx2(rows, format, nrows, dirs, ndirs, n, out, ldo);
+    if (has_avx512()) return block_avx512(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
+    if (qc_has_avx2()) return block_avx2(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
 #endif
-    block_portable(rows, format, nrows, dirs, ndirs, n, out, ldo);
+    block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
 }
 
 double qc_dot_f64(const void *row, int format, const double *y, size_t n) {
     double out = 0;
     const void *rows[1] = {row};
-    qc_dot_block_f64(rows, format, 1, y, 1, n, &out, 1);
+    qc_dot_block_f64(rows, format, 1, y, n, 1, n, &out, 1);
     return out;
 }
 

@@ -1,7 +1,21 @@
 import ArgumentParser
+import Catalog
 
 @main
 struct Quadcat: ParsableCommand {
+    /// `export --weights` may stand alone (relative weights) or take `relative|normalized`; the parser
+    /// wants a value, so a bare one gets `relative`.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "export" {
+            for i in arguments.indices.reversed() where arguments[i] == "--weights" {
+                let next = i + 1 < arguments.count ? arguments[i + 1] : nil
+                if next.map({ WeightScale(rawValue: $0) == nil }) ?? true { arguments.insert("relative", at: i + 1) }
+            }
+        }
+        main(arguments)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "quadcat",
         abstract: "An embedded catalog for LLM training-data selection.",

@@ -118,11 +118,11 @@ uint64_t qc_mix64(uint64_t a, uint64_t b);
 #define QC_ROW_F32 0
 #define QC_ROW_F16 1
 #define QC_ROW_F64 2
-/// out[i * ldo + t] = rows[i] . dirs[t] for nrows rows (Float32 or Float16, `format`) and ndirs Float64
-/// vectors of length n (dirs[t] at dirs + t * n). Each product follows one canonical chain of fused
-/// multiply-adds (products.c), so the bits do not depend on the tile, the batch or the CPU.
-void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ndirs, size_t n,
-                      double *out, size_t ldo);
+/// out[i * ldo + t] = rows[i] . dirs[t] for nrows rows of length n (Float32, Float16 or Float64,
+/// `format`) and ndirs Float64 vectors (dirs[t] at dirs + t * ldd). Each product follows one canonical
+/// chain of fused multiply-adds (products.c), so the bits do not depend on the tile, the batch or the CPU.
+void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd, size_t ndirs,
+                      size_t n, double *out, size_t ldo);
 /// One product row . y by the same chain as `qc_dot_block_f64`.
 double qc_dot_f64(const void *row, int format, const double *y, size_t n);
 /// u[j] -= sum_t coefficients[t] * dirs[t][j] for j in [j0, j1), each term one fused multiply-add in

@@ -39,7 +39,10 @@ public enum DemoCatalog {
             request.subtasksFile = c == 0 ? files.validationSubtasks : nil
             _ = try catalog.addTargetColumn(request)
         }
-        step?("added target '\(target)' (\(configuration.validationRows) validation rows, 2 subtasks)")
+        var embeddings = TargetColumnRequest(target: target, file: files.validationEmbeddings)
+        embeddings.column = embeddingColumn
+        _ = try catalog.addTargetColumn(embeddings)
+        step?("added target '\(target)' (\(configuration.validationRows) validation rows, 2 subtasks, gradients and embeddings)")
         return (catalog, files)
     }
 

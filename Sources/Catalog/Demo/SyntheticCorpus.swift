@@ -52,6 +52,8 @@ public enum SyntheticCorpus {
         public var gradients: [URL]
         public var embeddings: URL
         public var validationGradients: [URL]
+        /// The validation rows' embeddings (the target's embedding column, for RDS).
+        public var validationEmbeddings: URL
         /// One subtask label per validation row.
         public var validationSubtasks: URL
         public var learningRates: [Double]
@@ -134,6 +136,7 @@ public enum SyntheticCorpus {
             gradients: (1...checkpoints).map { directory.appendingPathComponent("grads_ckpt\($0).npy") },
             embeddings: directory.appendingPathComponent("emb.npy"),
             validationGradients: (1...checkpoints).map { directory.appendingPathComponent("val_grads_ckpt\($0).npy") },
+            validationEmbeddings: directory.appendingPathComponent("val_emb.npy"),
             validationSubtasks: directory.appendingPathComponent("val_subtasks.txt"),
             learningRates: configuration.learningRates, domains: rowDomain.map { domains[$0].name },
             duplicatePairs: (0..<n).compactMap { r in duplicateOf[r].map { (r, $0, exactCopy[r]) } })
@@ -177,6 +180,14 @@ public enum SyntheticCorpus {
             try writeFloat16(values, rows: m, columns: d, to: files.validationGradients[c])
         }
         try Data(validationSubtask.map { $0 == 0 ? "io\n" : "net\n" }.joined().utf8).write(to: files.validationSubtasks)
+        // Validation embeddings: the target domain's centroid and topics, as its pool rows have them.
+        var validationEmbeddings = [Float](repeating: 0, count: m * e)
+        for r in 0..<m {
+            let topic = topics[target][random.nextInt(below: 6)]
+            for j in 0..<e { validationEmbeddings[r * e + j] = centroids[target][j] + 0.45 * topic[j] + 0.25 * Float(random.nextGaussian()) }
+        }
+        normalizeRows(&validationEmbeddings, dim: e)
+        try writeFloat16(validationEmbeddings, rows: m, columns: e, to: files.validationEmbeddings)
         return files
     }
 

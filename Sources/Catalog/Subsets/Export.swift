@@ -15,6 +15,15 @@ public enum ExportFormat: String, CaseIterable, Codable, Sendable {
     case mds
 }
 
+/// How exported weights are scaled.
+public enum WeightScale: String, CaseIterable, Codable, Sendable {
+    /// As the selector gave them (GTP: the norms of the fitted non-negative coefficients; relative).
+    case relative
+    /// Divided by their mean over the subset, so they average 1: what a trainer's per-example loss
+    /// weights want (the loss keeps its scale; the order of the rows' weights is unchanged).
+    case normalized
+}
+
 /// `export`: write a subset for a training job.
 public struct ExportRequest: Sendable {
     public var subset: String
@@ -25,6 +34,8 @@ public struct ExportRequest: Sendable {
     public var scoreField: String?
     /// Add the member's weight (GTP's row weight; 1 for other selectors) likewise.
     public var weightField: String?
+    /// How the weights are scaled (relative by default).
+    public var weightScale = WeightScale.relative
     /// The names of the fields the export adds to each record (score, then weight).
     var addedFieldNames: [String] { [scoreField, weightField].compactMap { $0 } }
     /// Largest MDS shard in bytes (streaming's `size_limit`; default 64 MiB).
@@ -46,6 +57,18 @@ public struct ExportReport: Codable, Sendable {
 }
 
 extension Catalog {
+    /// The members with their weights divided by the mean weight (mean 1; unchanged when the mean is 0).
+    static func normalizingWeights(_ members: [Member]) -> [Member] {
+        guard !members.isEmpty else { return members }
+        let mean = members.reduce(0) { $0 + $1.weight } / Double(members.count)
+        guard mean > 0, mean.isFinite else { return members }
+        return members.map { member in
+            var scaled = member
+            scaled.weight = member.weight / mean
+            return scaled
+        }
+    }
+
     /// Rows of records read per batch when exporting: bounded memory whatever the subset size (8,192
     /// records of 10 KB are 80 MB, held once as records and once as output).
     static let exportBatchRows = 8192
@@ -58,7 +81,8 @@ extension Catalog {
             return (try info(of: row, db), corpus, try ArrayIndex.load(corpus.recordsArrayId, db))
         }
         try Self.checkExtraFieldNames(request, corpus: corpus)
-        let members = try self.members(subsetInfo.reference)
+        var members = try self.members(subsetInfo.reference)
+        if request.weightScale == .normalized { members = Self.normalizingWeights(members) }
         let decoder = ChunkDecoder(cache: segments, array: records)
         var bytes = 0
         let destination = request.output?.path ?? "-"

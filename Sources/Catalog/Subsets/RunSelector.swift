@@ -35,6 +35,16 @@ struct PreparedSelector {
             prepared = try PreparedSelector(Quad.name, Quad.version, p) { inputs, budget, progress in
                 try Quad.select(gradients: inputs.checkpoints[0].pool, target: inputs.checkpoints[0].target, embeddings: inputs.embeddings!, budget: budget, parameters: p, progress: progress)
             }
+        case .dpp:
+            let p = try DPP.Parameters(&bag, seed: seed)
+            prepared = try PreparedSelector(DPP.name, DPP.version, p) { inputs, budget, progress in
+                try DPP.select(checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: p, progress: progress)
+            }
+        case .rds:
+            let p = try RDS.Parameters(&bag, seed: seed)
+            prepared = try PreparedSelector(RDS.name, RDS.version, p) { inputs, budget, progress in
+                try RDS.select(embeddings: inputs.embeddings!, target: inputs.targetEmbeddings!, budget: budget, parameters: p, progress: progress)
+            }
         case .random:
             let p = try RandomSelector.Parameters(&bag, seed: seed)
             prepared = try PreparedSelector(RandomSelector.name, RandomSelector.version, p) { inputs, budget, progress in

@@ -3,10 +3,11 @@ import Selectors
 
 /// The selectors quadcat runs as queries.
 public enum SelectorKind: String, CaseIterable, Codable, Sendable {
-    case less, gtp, spice, quad, random
+    case less, gtp, spice, quad, dpp, rds, random
 
     /// Whether the selector needs a target.
-    public var needsTarget: Bool { self == .less || self == .gtp || self == .quad }
+    public var needsTarget: Bool { self != .spice && self != .random }
+
 }
 
 /// A budget as the user wrote it: a row count ("600") or a share of the corpus ("5%").
@@ -64,7 +65,7 @@ public struct SelectRequest: Sendable {
     public var seed: UInt64 = 0
     /// The gradient column (pool and target use the same name).
     public var gradientColumn = "grad"
-    /// The embedding column Quad clusters.
+    /// The embedding column Quad clusters and RDS compares (for RDS the target's column of the same name).
     public var embeddingColumn = "emb"
     /// Checkpoints to use: LESS and GTP default to all the pool has; SPICE and Quad to the last.
     public var checkpoints: [Int]?

@@ -17,6 +17,8 @@ struct SelectorInputs {
     var checkpoints: [CheckpointGradients] = []
     var targetSubtasks: [Int]?
     var embeddings: StoredVectors?
+    /// The target's embeddings (RDS).
+    var targetEmbeddings: Matrix?
     var lineage: [SubsetInput] = []
     var targetID: Int64?
 
@@ -26,6 +28,7 @@ struct SelectorInputs {
         let corpus = try CorpusRow.named(request.corpus, db)
         var inputs = SelectorInputs(rowCount: corpus.rowCount)
         if request.selector == .random { return inputs }
+        if request.selector == .rds { return try resolveEmbeddings(request, corpus: corpus, catalog: catalog, db, into: inputs) }
 
         let family = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id! && Column("name") == request.gradientColumn && Column("kind") == ColumnKind.gradient.rawValue)
             .order(Column("checkpoint")).fetchAll(db)
@@ -38,7 +41,7 @@ struct SelectorInputs {
         }
         let wanted: [Int]
         switch request.selector {
-        case .less, .gtp: wanted = request.checkpoints ?? available
+        case .less, .gtp, .dpp: wanted = request.checkpoints ?? available
         default:
             guard (request.checkpoints?.count ?? 1) == 1 else {
                 throw CatalogError(.invalidRequest, "\(request.selector.rawValue) reads one gradient checkpoint; give a single one with --checkpoints N")
@@ -73,13 +76,13 @@ struct SelectorInputs {
             let targetArray = try ArrayIndex.load(targetColumn.arrayId, db)
             let targetMatrix = try StoredVectors(array: targetArray, cache: catalog.segments, usableRows: nil).materialize()
             inputs.lineage.append(SubsetInput(role: "target gradient", column: targetColumn.name, checkpoint: checkpoint, contentHash: targetArray.contentHash))
-            if (request.selector == .less || request.selector == .gtp), column.learningRate == nil {
-                throw CatalogError(.invalidRequest, "column '\(column.name)' checkpoint \(checkpoint) has no learning rate", remedy: "LESS and GTP weight checkpoints by learning rate; re-attach with --lr")
+            if [.less, .gtp, .dpp].contains(request.selector), column.learningRate == nil {
+                throw CatalogError(.invalidRequest, "column '\(column.name)' checkpoint \(checkpoint) has no learning rate", remedy: "LESS, GTP and the DPP weight checkpoints by learning rate; re-attach with --lr")
             }
             inputs.checkpoints.append(CheckpointGradients(checkpoint: checkpoint, learningRate: column.learningRate ?? 1, pool: pool, target: targetMatrix))
         }
 
-        if let target, request.selector == .less {
+        if let target, request.selector == .less || request.selector == .dpp {
             let labels = try String.fetchAll(db, sql: "SELECT subtask FROM target_row WHERE target_id = ? ORDER BY row", arguments: [target.id])
             if !labels.isEmpty {
                 let names = Array(Set(labels)).sorted()
@@ -95,6 +98,33 @@ struct SelectorInputs {
             inputs.embeddings = try catalog.vectors(of: embedding, db)
             inputs.lineage.append(SubsetInput(role: "embedding", column: embedding.name, checkpoint: embedding.checkpoint, contentHash: try catalog.describe(embedding, db).contentHash))
         }
+        return inputs
+    }
+
+    /// RDS's inputs: the pool's embedding column and the target's column of the same name.
+    private static func resolveEmbeddings(
+        _ request: SelectRequest, corpus: CorpusRow, catalog: Catalog, _ db: Database, into inputs: SelectorInputs
+    ) throws -> SelectorInputs {
+        var inputs = inputs
+        guard let name = request.target else {
+            throw CatalogError(.invalidRequest, "rds selects for a target", remedy: "pass --target NAME (see `quadcat target list`)")
+        }
+        let target = try TargetRow.named(name, db)
+        inputs.targetID = target.id
+        guard let embedding = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id! && Column("name") == request.embeddingColumn).fetchOne(db) else {
+            throw CatalogError(.notFound, "corpus '\(corpus.name)' has no embedding column '\(request.embeddingColumn)'", remedy: "attach one with `quadcat attach CATALOG --corpus \(corpus.name) --column \(request.embeddingColumn) FILE.npy`, or name another with --embedding-column")
+        }
+        guard let targetColumn = try TargetColumnRow.filter(Column("target_id") == target.id! && Column("name") == request.embeddingColumn).fetchOne(db) else {
+            throw CatalogError(.notFound, "target '\(target.name)' has no embedding column '\(request.embeddingColumn)'", remedy: "add the validation rows' embeddings with `quadcat target add CATALOG \(target.name) VAL_EMB.npy --column \(request.embeddingColumn)` (no --checkpoint)")
+        }
+        guard targetColumn.dim == embedding.dim else {
+            throw CatalogError(.invalidRequest, "the pool's embeddings have dimension \(embedding.dim), target '\(target.name)'s \(targetColumn.dim)", remedy: "embed the validation rows with the pool's embedding model")
+        }
+        inputs.embeddings = try catalog.vectors(of: embedding, db)
+        inputs.lineage.append(SubsetInput(role: "embedding", column: embedding.name, checkpoint: embedding.checkpoint, contentHash: try catalog.describe(embedding, db).contentHash))
+        let targetArray = try ArrayIndex.load(targetColumn.arrayId, db)
+        inputs.targetEmbeddings = try StoredVectors(array: targetArray, cache: catalog.segments, usableRows: nil).materialize()
+        inputs.lineage.append(SubsetInput(role: "target embedding", column: targetColumn.name, checkpoint: 0, contentHash: targetArray.contentHash))
         return inputs
     }
 }

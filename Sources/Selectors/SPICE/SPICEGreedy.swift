@@ -91,7 +91,9 @@ extension SPICE {
         let alpha: Double
         let rho: Double
         let d: Int
-        let refresher: Refresher
+        let basis: ProjectionBasis
+        /// The sum of the picked rows, and its norm.
+        var sum: [Double]
         /// Source row number of each candidate (ties go to the lower one).
         let rowId: [Int]
         let norm: [Double]
@@ -109,7 +111,8 @@ extension SPICE {
             q = positions.map { candidates.squaredNorms[$0] }
             norm = q.map { $0.squareRoot() }
             applied = [Int](repeating: 0, count: positions.count)
-            refresher = Refresher(source: candidates.source, dimension: d, capacity: capacity)
+            basis = ProjectionBasis(rows: StackedRows(parts: [candidates.source]), capacity: capacity)
+            sum = [Double](repeating: 0, count: d)
         }
 
         @inline(__always)
@@ -160,9 +163,9 @@ extension SPICE {
                 progress?(SelectionProgress(phase: "picking", completed: result.picks.count, total: budget, unit: "picks"))
             }
             if result.picks.count == budget { result.stopReason = .budget }
-            result.evaluations = refresher.evaluations
-            result.products = refresher.products
-            result.abandoned = refresher.abandoned
+            result.evaluations = basis.evaluations
+            result.products = basis.products
+            result.abandoned = basis.abandoned
             return result
         }
 
@@ -205,7 +208,7 @@ extension SPICE {
         /// after the first step) and take the best.
         private func chooseExhaustively(_ remaining: inout [Int]) throws -> Pick? {
             guard !remaining.isEmpty else { return nil }
-            let refreshed = try refresher.refresh(remaining, state: self, rival: nil)
+            let refreshed = try refresh(remaining, rival: nil)
             var best: Pick? = nil
             var bestIndex = 0
             for (i, c) in remaining.enumerated() {
@@ -223,7 +226,7 @@ extension SPICE {
         // MARK: Lazy greedy
 
         /// The lazy step (see ``Greedy``). Candidates are popped and refreshed in batches that grow
-        /// (1, 4, 20, 100, ... up to ``Refresher/maxBatch``) while the step keeps needing more of them, so
+        /// (1, 4, 20, 100, ... up to ``maxBatch``) while the step keeps needing more of them, so
         /// that a step decided by one refresh costs one, and a step that needs hundreds shares its
         /// reads of the directions in the blocked kernel. With `keepOthers` false (stochastic
         /// greedy's sample heap) the popped candidates are not pushed back.
@@ -233,14 +236,14 @@ extension SPICE {
             var batch: [Int] = []
             while true {
                 batch.removeAll(keepingCapacity: true)
-                let size = min(Refresher.maxBatch, max(1, 4 * popped.count))
+                let size = min(Self.maxBatch, max(1, 4 * popped.count))
                 while batch.count < size, let top = heap.top {
                     if let best, !before(top.key, top.candidate, best.total, best.position) { break }
                     heap.pop()
                     batch.append(top.candidate)
                 }
                 if batch.isEmpty { break }
-                let results = try refresher.refresh(batch, state: self, rival: best)
+                let results = try refresh(batch, rival: best)
                 for (c, r) in zip(batch, results) {
                     popped.append((r.gain, c))
                     guard r.complete else { continue }
@@ -258,13 +261,63 @@ extension SPICE {
             return best
         }
 
-        // MARK: Picking
+        // MARK: Refreshing and picking
 
-        /// Adds candidate c to S: appends its direction b and adds g_c to the running sum.
+        /// The most candidates refreshed together.
+        static let maxBatch = 512
+
+        /// The outcome of refreshing one candidate.
+        struct Refreshed {
+            var gain: Double
+            var penalty: Double
+            /// False when the refresh was given up part-way.
+            var complete: Bool
+        }
+
+        /// Brings q up to date for each candidate of `batch` (see ``ProjectionBasis/refresh(_:values:applied:canStillWin:)``);
+        /// with a `rival` (the best exact pick of the step so far), a candidate whose gain from the
+        /// directions applied so far cannot beat it is given up (that partial gain still bounds its
+        /// final total from above: q only decreases and the penalty is >= 0).
+        private func refresh(_ batch: [Int], rival: Pick?) throws -> [Refreshed] {
+            var values = batch.map { q[$0] }
+            var reached = batch.map { applied[$0] }
+            let canStillWin: ((Int, Double) -> Bool)? = rival.map { rival in
+                { i, value in self.before(log1p(self.alpha * value), batch[i], rival.total, rival.position) }
+            }
+            let complete = try basis.refresh(batch.map { rowId[$0] }, values: &values, applied: &reached, canStillWin: canStillWin)
+            for (i, c) in batch.enumerated() {
+                q[c] = values[i]
+                applied[c] = reached[i]
+            }
+            var h = [Double](repeating: 0, count: batch.count)
+            if penalised {
+                let done = batch.indices.filter { complete[$0] }
+                if !done.isEmpty {
+                    let products = try sum.withUnsafeBufferPointer { try basis.products(done.map { rowId[batch[$0]] }, with: $0.baseAddress!) }
+                    for (k, i) in done.enumerated() { h[i] = products[k] }
+                }
+            }
+            return batch.indices.map { i in
+                let c = batch[i]
+                return Refreshed(gain: gain(c), penalty: complete[i] && penalised ? penalty(c, h: h[i]) : 0, complete: complete[i])
+            }
+        }
+
+        /// Adds candidate c to S: appends its direction b = sqrt(alpha / (1 + alpha q)) (g - B (B^T g))
+        /// when q > 0, and adds g to the running sum.
         private func commit(_ c: Int) throws {
-            try refresher.commit(c, state: self)
+            let qc = q[c]
+            if qc > 0 { try basis.commit(rowId[c], scale: (alpha / (1 + alpha * qc)).squareRoot()) }
+            let g = UnsafeMutablePointer<Double>.allocate(capacity: max(1, d))
+            defer { g.deallocate() }
+            try basis.rows.widened(rowId[c], into: g)
+            var squares = 0.0
+            for j in 0..<d {
+                sum[j] += g[j]
+                squares += sum[j] * sum[j]
+            }
+            sumNorm = squares.squareRoot()
             pickedCount += 1
-            sumNorm = refresher.sumNorm
         }
     }
 }

@@ -8,7 +8,7 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Generates a small, realistic corpus (several domains, a minority target domain, planted \
             duplicates, gradients at four checkpoints, embeddings, a validation set), ingests it the way a \
-            user would, runs all five selectors at one budget and prints the comparison table. The catalog \
+            user would, runs every selector at one budget and prints the comparison table. The catalog \
             is kept so you can explore it afterwards.
             """)
 
@@ -31,7 +31,8 @@ struct DemoCommand: ParsableCommand {
             print("")
             print(CompareView.render(report))
             print("")
-            print(String(format: "done in %.1f s. The target domain is python_docs (%.1f%% of the corpus); LESS, GTP and Quad select for it, SPICE and random do not look at the target.", Date().timeIntervalSince(started), 100 * DemoView.share(report.corpusLabels, "python_docs")))
+            print(String(format: "done in %.1f s. The target domain is python_docs (%.1f%% of the corpus). What each selector is for:", Date().timeIntervalSince(started), 100 * DemoView.share(report.corpusLabels, "python_docs")))
+            for line in DemoView.purposes { print("  " + line) }
             print("explore it:")
             let path = catalog.root.path
             print("  quadcat info \(path)")
@@ -43,6 +44,17 @@ struct DemoCommand: ParsableCommand {
 }
 
 enum DemoView {
+    /// One sentence per selector, in the demo's order.
+    static let purposes = [
+        "less    the rows whose gradients point most like the target's (LESS)",
+        "gtp     a small weighted set whose gradient trajectories add up to the target's (GTP, reconstructed)",
+        "spice   the most informative, least redundant gradients, blind to the target (SPICE)",
+        "quad    the embedding clusters a bandit finds most influential on the target (Quad)",
+        "dpp     LESS's quality with diversity: target-aware without near-copies (quality-weighted DPP)",
+        "rds     the rows whose embeddings resemble the target's (the LESS paper's RDS baseline)",
+        "random  a uniform sample, the baseline every selector must beat",
+    ]
+
     static func share(_ labels: [String: Int]?, _ value: String) -> Double {
         guard let labels else { return 0 }
         return Double(labels[value] ?? 0) / Double(max(1, labels.values.reduce(0, +)))

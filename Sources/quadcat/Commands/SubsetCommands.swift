@@ -5,12 +5,13 @@ import Selectors
 
 extension SelectorKind: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
+extension WeightScale: ExpressibleByArgument {}
 
 struct SelectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "select", abstract: "Run a selector over stored columns and keep the result as a versioned subset.",
         discussion: """
-            Selectors (DESIGN.md §4 has the exact math):
+            Selectors (docs/SELECTORS.md has the exact math):
               less    LESS (Xia et al. 2024): learning-rate-weighted cosine of each
                       row's gradient trajectory with the target's, mean within a
                       subtask, max over subtasks; top k.
@@ -25,27 +26,37 @@ struct SelectCommand: ParsableCommand {
               spice   SPICE (Chang et al. 2026): greedy log det(I + alpha sum g g^T)
                       minus rho times the gradient conflict, lazy greedy.
                       params: alpha=1 rho=0.1 halflife= lazy=true
-                      mode=global|pool pool=128 per_pool=
+                      mode=global|stochastic|pool epsilon=0.01 pool=128
+                      per_pool=
               quad    Quad (Zhang et al. 2025): k-means clusters of embeddings as
                       bandit arms, UCB over sampled influence with threshold tau.
                       params: clusters= alpha= arms= bEst=0.05 gamma=0.25 tau=
                       tauQuantile=0.8 radius= kmeansSample= tauSample= maxRounds=
-              random  seeded uniform sample.
-            LESS and GTP read every gradient checkpoint; SPICE and Quad read the
-            last (--checkpoints N). Running the same request again gives a new
+                      strict=false
+              dpp     quality-weighted DPP: greedy log det of the unit gradient
+                      trajectories, each row weighted by exp(beta * its
+                      standardised LESS score); target-aware diversity.
+                      params: beta=1 lazy=true fill=true
+              rds     RDS (the LESS paper's baseline): cosine of each row's
+                      embedding with the mean of the target's embeddings (a
+                      target embedding column of the --embedding-column name).
+              random  seeded uniform sample (the rows with the smallest keys
+                      h(seed, row)).
+            LESS, GTP and DPP read every gradient checkpoint; SPICE and Quad
+            read the last (--checkpoints N). Running the same request again gives a new
             version with the same recipe and content hashes.
             """)
 
     @OptionGroup var path: CatalogPath
     @Option(help: "The corpus to select from.") var corpus: String
-    @Option(help: "The target (validation set); needed by less, gtp and quad.") var target: String?
-    @Option(help: "less, gtp, spice, quad or random.") var selector: SelectorKind
+    @Option(help: "The target (validation set); needed by all but spice and random.") var target: String?
+    @Option(help: "less, gtp, spice, quad, dpp, rds or random.") var selector: SelectorKind
     @Option(help: "Rows to select: a count (600) or a share of the corpus (5%).") var budget: String
     @Option(name: .customLong("as"), help: "Subset name; an existing name gets a new version.") var name: String
     @Option(name: .customLong("param"), help: "Selector parameter key=value (repeatable).") var parameters: [String] = []
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Gradient column name (pool and target).") var gradientColumn = "grad"
-    @Option(help: "Embedding column name (quad).") var embeddingColumn = "emb"
+    @Option(help: "Embedding column name (quad; rds, also the target's).") var embeddingColumn = "emb"
     @Option(help: "Checkpoints to use, comma-separated (default: all for less/gtp, the last for spice/quad).") var checkpoints: String?
     @Flag(help: "Print the new subset as JSON.") var json = false
 
@@ -162,7 +173,10 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output file (or directory for mds); - for standard output.") var out: String
     @Option(help: "Add each row's score as a field of this name.") var scoreField: String?
     @Option(help: "Add each row's weight as a field of this name.") var weightField: String?
-    @Flag(help: "Add each row's weight (GTP's weights; 1 for other selectors) as the field 'weight'.") var weights = false
+    @Option(
+        help: ArgumentHelp(
+            "Add each row's weight (GTP's weights; 1 for other selectors) as the field 'weight': relative (as GTP gives them, the default when the value is left out) or normalized (mean 1 over the subset, for per-example loss weights).",
+            valueName: "relative|normalized")) var weights: WeightScale?
     @Flag(help: "Print the report as JSON (needs --out FILE: with --out - the export itself goes to standard output).") var json = false
 
     func run() throws {
@@ -172,7 +186,8 @@ struct ExportCommand: ParsableCommand {
             }
             var request = ExportRequest(subset: subset, format: format, output: out == "-" ? nil : URL(fileURLWithPath: out))
             request.scoreField = scoreField
-            request.weightField = weightField ?? (weights ? "weight" : nil)
+            request.weightField = weightField ?? (weights != nil ? "weight" : nil)
+            request.weightScale = weights ?? .relative
             let report = try path.open().export(request)
             if json { return try Terminal.printJSON(report) }
             if out != "-" {
