@@ -20,3 +20,12 @@ int qc_has_avx2(void) {
 }
 
 int qc_simd_level(void) { return qc_has_avx2(); }
+
+int qc_cpu_has_avx512(void) {
+#if QC_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}

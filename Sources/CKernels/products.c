@@ -221,8 +221,7 @@ static int has_avx512(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
-            && qc_has_avx2();
+        cached = qc_cpu_has_avx512() && qc_has_avx2();
     }
     return cached && qc_simd_level() > 0;
 }

@@ -1,10 +1,12 @@
 import Foundation
+import Selectors
 import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
 //   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
+BLAS.useOptimizedKernels()
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Catalog
+import Selectors
 
 @main
 struct Quadcat: ParsableCommand {
     /// `export --weights` may stand alone (relative weights) or take `relative|normalized`; the parser
     /// wants a value, so a bare one gets `relative`.
     static func main() {
+        BLAS.useOptimizedKernels()
         var arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "export" {
             for i in arguments.indices.reversed() where arguments[i] == "--weights" {

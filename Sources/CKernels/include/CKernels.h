@@ -134,6 +134,9 @@ void qc_subtract_scaled_f64(double *u, const double *coefficients, const double 
 void qc_project_out_f64(const void *row, int format, const double *dirs, size_t ndirs, size_t n, double *products,
                         double *u);
 
+/// 1 when the CPU supports AVX-512 (F, DQ, VL).
+int qc_cpu_has_avx512(void);
+
 #ifdef __cplusplus
 }
 #endif
