@@ -53,119 +53,20 @@ public enum GTP {
         checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler?, limits: Limits
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
-        let started = ContinuousClock.now
-        var diagnostics = Diagnostics()
-        var timings = PhaseTimings()
-
-        var clock = ContinuousClock.now
         let layout = try TrajectoryLayout(checkpoints, limits: limits)
-        let targets = try makeTargets(layout: layout, parameters: parameters)
-        timings.targets = GTPTiming.seconds(since: clock)
-        diagnostics.counters["groups"] = Double(targets.count)
-        diagnostics.counters["validationRows"] = Double(layout.targetRows)
-        diagnostics.counters["dimension"] = Double(layout.dimension)
-
+        var pursuit = try Pursuit(layout: layout, budget: budget, parameters: parameters)
         let correlator = ResidualCorrelator(layout: layout)
-        var residual = targets.means
-        var kept = Fit(rows: [], weights: [], relativeResidual: 1)
-        var system: CandidateSystem? = nil
-        var cost = CandidateSystem.Cost()
-        var stop = StopReason.iterationLimit
-        var iterationsRun = 0
-        var k = budget
-
-        for iteration in 1...parameters.iterations where budget > 0 {
-            iterationsRun = iteration
-            clock = ContinuousClock.now
-            let scores = try correlator.correlations(residual: residual, groups: targets.count) { scanned, total in
-                progress?(SelectionProgress(phase: "iteration \(iteration): correlating", completed: scanned, total: total, unit: "rows"))
+        var cache = Pursuit.Cache()
+        while let request = pursuit.nextCorrelation {
+            let clock = ContinuousClock.now
+            let candidates = try correlator.top(request.count, residual: pursuit.residual, groups: pursuit.groups) { scanned, total in
+                progress?(SelectionProgress(phase: "iteration \(request.iteration): correlating", completed: scanned, total: total, unit: "rows"))
             }
-            timings.correlation += GTPTiming.seconds(since: clock)
-            if iteration == 1 {
-                let eligibleCount = correlator.eligible.setCount
-                diagnostics.counters["eligibleRows"] = Double(eligibleCount)
-                let excluded = layout.poolRows - eligibleCount
-                if excluded > 0 {
-                    diagnostics.notes.append("\(excluded) rows are unusable or have a zero gradient at some checkpoint and were never considered")
-                }
-                k = min(budget, eligibleCount)
-            }
-            let eligible = correlator.eligible
-            let omega = topK(scores, k: 2 * k) { eligible.contains($0) && scores[$0] > 0 }
-            if omega.isEmpty {
-                stop = .noCorrelation
-                break
-            }
-            let candidates = Set(omega).union(kept.rows).sorted()
-            diagnostics.counters["candidates.\(iteration)"] = Double(candidates.count)
-
-            system = try CandidateSystem.build(
-                rows: candidates, layout: layout, targets: targets, reusing: system, cost: &cost)
-            let current = system!
-
-            clock = ContinuousClock.now
-            let gramBefore = current.gram.seconds
-            var fullFit = try current.fit(warmStart: kept.spread(over: current.rows, groups: targets.count))
-            let merged = mergeCopies(&fullFit, system: current)
-            if merged > 0 { diagnostics.counters["mergedCopies.\(iteration)"] = Double(merged) }
-            let norms = rowNorms(fullFit, groups: targets.count)
-            diagnostics.counters["support.\(iteration)"] = Double(norms.filter { $0 > 0 }.count)
-            // The k largest non-zero row norms (ties: lower row, i.e. lower position), kept in row order.
-            let prunedPositions = norms.indices.filter { norms[$0] > 0 }
-                .sorted { norms[$0] > norms[$1] || (norms[$0] == norms[$1] && $0 < $1) }
-                .prefix(k).sorted()
-            let pruned = current.restricted(to: Array(prunedPositions))
-            let prunedStart = prunedPositions.flatMap { i in (0..<targets.count).map { fullFit[i * targets.count + $0] } }
-            let refit = try pruned.fit(warmStart: prunedStart)
-            let gramSeconds = current.gram.seconds - gramBefore + pruned.gram.seconds
-            timings.gram += gramSeconds
-            timings.nnls += GTPTiming.seconds(since: clock) - gramSeconds
-            diagnostics.counters["gramRows.\(iteration)"] = Double(current.gram.computedRows)
-
-            clock = ContinuousClock.now
-            let refitNorms = rowNorms(refit, groups: targets.count)
-            let support = refitNorms.indices.filter { refitNorms[$0] > 0 }
-            let chosen = pruned.restricted(to: support)
-            let weights = support.flatMap { i in (0..<targets.count).map { refit[i * targets.count + $0] } }
-            let newResidual = try chosen.residual(targets: targets, weights: weights)
-            let relative = frobeniusNorm(newResidual) / targets.norm
-            timings.residual += GTPTiming.seconds(since: clock)
-
-            if chosen.rows == kept.rows {
-                stop = .unchanged
-                break
-            }
-            if !(relative < kept.relativeResidual) {
-                stop = .noImprovement
-                diagnostics.notes.append(
-                    "iteration \(iteration) did not lower the relative residual (\(format(kept.relativeResidual)) -> \(format(relative)); "
-                        + "CoSaMP's pruning to k rows can raise it), so the subset of iteration \(iteration - 1) is kept")
-                break
-            }
-            kept = Fit(rows: chosen.rows, weights: weights, relativeResidual: relative)
-            residual = newResidual
-            diagnostics.objectiveTrace.append(relative)
-            progress?(SelectionProgress(phase: "pursuit", completed: iteration, total: parameters.iterations, unit: "iterations"))
-            if relative < parameters.tolerance {
-                stop = .tolerance
-                break
-            }
+            pursuit.timings.correlation += GTPTiming.seconds(since: clock)
+            try pursuit.advance(candidates, eligibleRows: correlator.eligible.setCount, layout: layout, cache: &cache)
+            progress?(SelectionProgress(phase: "pursuit", completed: request.iteration, total: parameters.iterations, unit: "iterations"))
         }
-
-        let members = kept.members(groups: targets.count)
-        diagnostics.counters["iterations"] = Double(iterationsRun)
-        diagnostics.counters["finalSize"] = Double(members.count)
-        diagnostics.counters["gatheredRows"] = Double(cost.newRows)
-        diagnostics.counters["relativeResidual"] = kept.relativeResidual
-        if budget > 0 && members.count < budget {
-            diagnostics.notes.append(
-                "GTP stopped at \(members.count) of \(budget) rows: \(stop.explanation(parameters)); the best non-negative fit "
-                    + "found uses only these rows (non-negative least-squares optima are sparse)")
-        }
-        timings.gather = cost.gather
-        diagnostics.timings = timings.dictionary
-        diagnostics.timings["total"] = GTPTiming.seconds(since: started)
-        return Selection(members: members, diagnostics: diagnostics)
+        return pursuit.finish()
     }
 
     /// The relative residual ||Y - A_S W||_F / ||Y||_F of the best non-negative fit W on the given rows,
@@ -185,7 +86,7 @@ public enum GTP {
         return frobeniusNorm(try system.residual(targets: targets, weights: weights)) / targets.norm
     }
 
-    private static func makeTargets(layout: TrajectoryLayout, parameters: Parameters) throws -> TargetGroups {
+    static func makeTargets(layout: TrajectoryLayout, parameters: Parameters) throws -> TargetGroups {
         try TargetGroups(
             trajectories: try layout.targetTrajectories(), rows: layout.targetRows, dimension: layout.dimension,
             groups: parameters.groups, seed: parameters.seed)
@@ -195,7 +96,7 @@ public enum GTP {
     /// whose trajectories differ by rounding only). Before pruning, the weights of every row within the
     /// dependence tolerance of a lower row in the support move to that lower row, so the subset keeps
     /// one copy and ranks it by the weight of all its copies. Returns the number of rows merged away.
-    private static func mergeCopies(_ weights: inout [Double], system: CandidateSystem) -> Int {
+    static func mergeCopies(_ weights: inout [Double], system: CandidateSystem) -> Int {
         let n = system.count, groups = system.groups
         var representatives: [Int] = []
         var merged = 0
@@ -221,23 +122,23 @@ public enum GTP {
         return merged
     }
 
-    private static func rowNorms(_ weights: [Double], groups: Int) -> [Double] {
+    static func rowNorms(_ weights: [Double], groups: Int) -> [Double] {
         stride(from: 0, to: weights.count, by: groups).map { start in
             weights[start..<start + groups].reduce(0) { $0 + $1 * $1 }.squareRoot()
         }
     }
 
-    private static func frobeniusNorm(_ values: [Double]) -> Double {
+    static func frobeniusNorm(_ values: [Double]) -> Double {
         values.reduce(0) { $0 + $1 * $1 }.squareRoot()
     }
 
-    private static func format(_ value: Double) -> String {
+    static func format(_ value: Double) -> String {
         let scaled = (value * 1e6).rounded() / 1e6
         return "\(scaled)"
     }
 
     /// A subset with its non-negative weights (rows.count x groups) and relative residual.
-    private struct Fit {
+    struct Fit: Codable {
         var rows: [Int]
         var weights: [Double]
         var relativeResidual: Double
@@ -264,7 +165,7 @@ public enum GTP {
         }
     }
 
-    private enum StopReason {
+    enum StopReason: String, Codable {
         case tolerance, unchanged, noImprovement, noCorrelation, iterationLimit
 
         func explanation(_ parameters: Parameters) -> String {
@@ -279,7 +180,7 @@ public enum GTP {
     }
 
     /// Seconds per phase, reported in the diagnostics.
-    private struct PhaseTimings {
+    struct PhaseTimings: Codable {
         var targets = 0.0, correlation = 0.0, gather = 0.0, gram = 0.0, nnls = 0.0, residual = 0.0
         var dictionary: [String: Double] {
             ["targets": targets, "correlation": correlation, "gather": gather, "gram": gram, "nnls": nnls, "residual": residual]

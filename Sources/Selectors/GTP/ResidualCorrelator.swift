@@ -23,10 +23,12 @@ extension GTP {
         }
 
         /// c_z for every row (0 for rows that are not eligible), given the residual (groups x dimension).
+        ///
+        /// Each row is scored on its own (a per-row kernel, not a GEMM over a block), so its score does
+        /// not depend on the rows around it: a shard scores its rows exactly as the whole pool would.
         func correlations(residual: [Double], groups: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Float] {
             let dimension = layout.dimension
             precondition(residual.count == groups * dimension, "residual shape mismatch")
-            let residualF = residual.map { Float($0) }
             var accumulated = [Float](repeating: 0, count: rowCount * groups)
             let measuring = factors == nil
             var measured: [[Float]] = []
@@ -34,10 +36,13 @@ extension GTP {
                 let d = checkpoint.pool.dimension
                 let offset = layout.offsets[c]
                 let rootWeight = Float(layout.rootWeights[c])
+                // This checkpoint's part of every group's residual, contiguous.
+                var part = [Float](repeating: 0, count: groups * d)
+                for j in 0..<groups { for t in 0..<d { part[j * d + t] = Float(residual[j * dimension + offset + t]) } }
                 var rowFactors = measuring ? [Float](repeating: 0, count: rowCount) : factors![c]
                 var products: [Float] = []
                 var norms: [Float] = []
-                try residualF.withUnsafeBufferPointer { r in
+                try part.withUnsafeBufferPointer { r in
                     try accumulated.withUnsafeMutableBufferPointer { acc in
                         try checkpoint.pool.forEachBlock { block in
                             let rows = block.rowCount
@@ -52,17 +57,7 @@ extension GTP {
                                 }
                             }
                             products.withUnsafeMutableBufferPointer { p in
-                                if groups == 1 {
-                                    // A single target: a matrix-vector product, without GEMM's packing copies.
-                                    BLAS.gemv(
-                                        rows: rows, columns: d, a: block.values.baseAddress!, lda: d,
-                                        x: r.baseAddress! + offset, y: p.baseAddress!)
-                                } else {
-                                    BLAS.gemm(
-                                        transposeB: true, m: rows, n: groups, k: d,
-                                        a: block.values.baseAddress!, lda: d, b: r.baseAddress! + offset, ldb: dimension,
-                                        c: p.baseAddress!, ldc: groups)
-                                }
+                                qc_dot_rows_vectors(block.values.baseAddress!, rows, d, r.baseAddress!, groups, p.baseAddress!)
                                 for i in 0..<rows {
                                     let factor = rowFactors[block.firstRow + i]
                                     guard factor != 0 else { continue }
@@ -86,6 +81,16 @@ extension GTP {
                 scores[z] = s
             }
             return scores
+        }
+
+        /// The `count` eligible rows with the largest positive c_z, best first (ties: lower row), their
+        /// row numbers shifted by `offset` (a shard's first global row).
+        func top(
+            _ count: Int, residual: [Double], groups: Int, offset: Int = 0, progress: (Int, Int) -> Void = { _, _ in }
+        ) throws -> [Pursuit.Candidate] {
+            let scores = try correlations(residual: residual, groups: groups, progress: progress)
+            let eligible = self.eligible
+            return topK(scores, k: count) { eligible.contains($0) && scores[$0] > 0 }.map { Pursuit.Candidate(row: offset + $0, score: scores[$0]) }
         }
     }
 }

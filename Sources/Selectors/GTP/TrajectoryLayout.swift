@@ -9,7 +9,7 @@ extension GTP {
     /// is zero where the gradient is zero, not finite or marked unusable (there is no direction to take).
     /// Trajectories are built in Double from the Float gradients, so the least-squares problems downstream
     /// see exact duplicates as exactly dependent columns.
-    struct TrajectoryLayout {
+    public struct TrajectoryLayout {
         let checkpoints: [CheckpointGradients]
         /// sqrt(w_c) per checkpoint.
         let rootWeights: [Double]
@@ -21,7 +21,7 @@ extension GTP {
         /// Memory the streaming passes may hold at once.
         let limits: Limits
 
-        init(_ checkpoints: [CheckpointGradients], limits: Limits = .standard) throws {
+        public init(_ checkpoints: [CheckpointGradients], limits: Limits = .standard) throws {
             try checkpoints.validateShapes()
             self.checkpoints = checkpoints
             self.limits = limits
@@ -36,7 +36,7 @@ extension GTP {
             dimension = total
         }
 
-        var poolRows: Int { checkpoints[0].pool.rowCount }
+        public var poolRows: Int { checkpoints[0].pool.rowCount }
         var targetRows: Int { checkpoints[0].target.rows }
 
         /// Rows of trajectories held at once by the streaming passes below.
@@ -101,20 +101,38 @@ extension GTP {
         /// A_a^T A_b for pool rows `a` and `b` (Double), in blocks of `a`: `body` gets (index of the
         /// block's first row in `a`, rows in the block, block x b.count row-major products). Each block
         /// of `a` meets every row of `b` streamed in blocks; memory stays at a few blocks of trajectories.
-        func products(
-            of a: [Int], with b: [Int], _ body: (Int, Int, UnsafePointer<Double>) throws -> Void
-        ) throws {
+        ///
+        /// Every product is computed by the canonical chain of `qc_dot_block_f64` (not a GEMM), so an
+        /// entry has the same bits however the rows were blocked or batched: Gram rows computed now or
+        /// in a later iteration, in one process or after a sharded pass resumes, agree exactly.
+        func products(of a: [Int], with b: [Int], _ body: (Int, Int, UnsafePointer<Double>) throws -> Void) throws {
             guard !a.isEmpty, !b.isEmpty else { return }
             let aBlock = min(a.count, max(1, limits.productBlockBytes / max(1, dimension * 8)))
             let out = UnsafeMutablePointer<Double>.allocate(capacity: aBlock * b.count)
             defer { out.deallocate() }
             try forEachTrajectoryBlock(of: a, blockRows: aBlock) { firstA, countA, left in
                 try forEachTrajectoryBlock(of: b) { firstB, countB, right in
-                    BLAS.dgemm(
-                        transposeB: true, m: countA, n: countB, k: dimension, a: left, lda: dimension, b: right, ldb: dimension,
-                        c: out + firstB, ldc: b.count)
+                    Self.dots(left, count: countA, with: right, count: countB, dimension: dimension, into: out + firstB, ldo: b.count)
                 }
                 try body(firstA, countA, out)
+            }
+        }
+
+        /// out[i * ldo + j] = left_i . right_j for Double trajectories, the left rows split over the cores.
+        static func dots(
+            _ left: UnsafePointer<Double>, count rows: Int, with right: UnsafePointer<Double>, count columns: Int, dimension: Int,
+            into out: UnsafeMutablePointer<Double>, ldo: Int
+        ) {
+            let pointers = (0..<rows).map { UnsafeRawPointer(left + $0 * dimension) as UnsafeRawPointer? }
+            let parts = rows * columns * dimension >= 1 << 20 && rows >= 2 ? 2 : 1
+            pointers.withUnsafeBufferPointer { p in
+                let shared = SendableDotBuffers(rows: p.baseAddress!, right: right, out: out)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    let lower = part * rows / parts, upper = (part + 1) * rows / parts
+                    qc_dot_block_f64(
+                        shared.rows + lower, Int32(QC_ROW_F64), upper - lower, shared.right, dimension, columns, dimension,
+                        shared.out + lower * ldo, ldo)
+                }
             }
         }
 
@@ -132,9 +150,7 @@ extension GTP {
                         norms[first + i] = sum
                     }
                     products.withUnsafeMutableBufferPointer { out in
-                        BLAS.dgemm(
-                            transposeB: true, m: count, n: groups, k: dimension, a: values, lda: dimension,
-                            b: y.baseAddress!, ldb: dimension, c: out.baseAddress! + first * groups, ldc: groups)
+                        Self.dots(values, count: count, with: y.baseAddress!, count: groups, dimension: dimension, into: out.baseAddress! + first * groups, ldo: groups)
                     }
                 }
             }
@@ -219,6 +235,13 @@ extension GTP {
 struct SendableDoubles: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Double>
     init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
+}
+
+/// The pointers of a dot-product block shared with workers (rows read-only, out written by disjoint rows).
+struct SendableDotBuffers: @unchecked Sendable {
+    let rows: UnsafePointer<UnsafeRawPointer?>
+    let right: UnsafePointer<Double>
+    let out: UnsafeMutablePointer<Double>
 }
 
 /// Row pointers shared read-only with workers.

@@ -8,7 +8,8 @@ import Foundation
 /// w_c = eta_c / sum(eta) (princeton-nlp/LESS `matching.py`: mean within a subtask, max over subtasks).
 /// Because a mean of cosines with fixed g is a cosine-weighted dot product with the mean of the unit
 /// target vectors, each checkpoint costs one pass over the pool against S vectors (S = subtasks),
-/// instead of the reference's n x m product.
+/// instead of the reference's n x m product. Each row's products come from a per-row kernel with a
+/// fixed order of operations, so a row's score does not depend on the rows around it (DESIGN §8).
 public enum LESS {
     public static let name = "less"
     public static let version = "1"
@@ -115,10 +116,11 @@ public enum LESS {
             try pool.forEachBlock { block in
                 if products.count < block.rowCount * s { products = [Float](repeating: 0, count: block.rowCount * s) }
                 if norms.count < block.rowCount { norms = [Float](repeating: 0, count: block.rowCount) }
+                // One row at a time against the S directions (not a GEMM over the block), so a row's
+                // score does not depend on which rows share its block: a corpus split into shards
+                // scores every row exactly as the whole corpus does.
                 products.withUnsafeMutableBufferPointer { p in
-                    BLAS.gemm(
-                        transposeB: true, m: block.rowCount, n: s, k: d,
-                        a: block.values.baseAddress!, lda: d, b: dir.baseAddress!, ldb: d, c: p.baseAddress!, ldc: s)
+                    qc_dot_rows_vectors(block.values.baseAddress!, block.rowCount, d, dir.baseAddress!, s, p.baseAddress!)
                 }
                 qc_row_norms_f32(block.values.baseAddress!, block.rowCount, d, &norms)
                 for i in 0..<block.rowCount {

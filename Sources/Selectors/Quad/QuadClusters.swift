@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 extension Quad {
     /// The k-means clusters (Quad's arms) of an embedding column, as `select` computes them.
@@ -29,43 +30,68 @@ extension Quad {
     static func fitClusters(embeddings: any VectorSource, clusters: Int?, seed: UInt64, sample: Int) throws -> Clustering {
         guard sample >= 1 else { throw SelectorError("quad: the k-means sample must hold at least one row") }
         guard embeddings.dimension > 0 else { throw SelectorError("the embedding column has dimension 0") }
-        let n = embeddings.rowCount
-        let usable = embeddings.usableRows?.setRows
-        let usableCount = usable?.count ?? n
-        guard usableCount > 0 else { throw SelectorError("no row has a usable embedding: Quad cannot cluster the pool") }
-        let k = clusters ?? max(1, Int(Double(usableCount).squareRoot().rounded()))
-        let kmeans = KMeans(clusters: k, seed: streamSeed(seed, .kmeansSeeding))
+        let usable = embeddings.usableRows.map { $0.setRows } ?? Array(0..<embeddings.rowCount)
+        let fitRows = sampleRows(RowKeys.smallest(sample, of: usable, seed: streamSeed(seed, .kmeansSample)))
+        let (centroids, iterations) = try fit(sample: try embeddings.gather(rows: fitRows), usableRows: usable.count, clusters: clusters, seed: seed)
+        let assignments = try assign(embeddings, centroids: centroids)
+        return Clustering(centroids: centroids, assignments: assignments, iterations: iterations)
+    }
 
-        let fitRows: [Int]?
-        if usableCount <= sample {
-            fitRows = usable
-        } else {
-            // The usable rows with the smallest keys h(seed, row), in row order.
-            let sampleSeed = streamSeed(seed, .kmeansSample)
-            fitRows = (usable.map { RowKeys.smallest(sample, of: $0, seed: sampleSeed) }
-                ?? RowKeys.smallest(sample, of: 0..<n, seed: sampleSeed)).sorted()
-        }
-        let data = try fitRows.map { try embeddings.gather(rows: $0) } ?? embeddings.materialize()
+    /// The rows k-means fits on: a candidate list (the usable rows with the smallest keys h(seed, row),
+    /// in a shard set the smallest over every shard's smallest) in row order.
+    public static func sampleRows(_ smallest: [Int]) -> [Int] { smallest.sorted() }
+
+    /// The k-means fit on the sampled rows' embeddings: centroids and Lloyd iterations. `usableRows` (the
+    /// rows with an embedding in the whole pool) sets the default number of clusters, round(sqrt(n)).
+    public static func fit(sample data: Matrix, usableRows: Int, clusters: Int?, seed: UInt64) throws -> (centroids: Matrix, iterations: Int) {
+        guard data.rows > 0 else { throw SelectorError("no row has a usable embedding: Quad cannot cluster the pool") }
         if data.values.withUnsafeBufferPointer({ qc_first_nonfinite_f32($0.baseAddress!, $0.count) }) >= 0 {
             throw SelectorError("the embedding column holds NaN or infinite values in rows marked usable")
         }
-        let result = kmeans.fit(data)
+        let k = clusters ?? max(1, Int(Double(usableRows).squareRoot().rounded()))
+        let result = KMeans(clusters: k, seed: streamSeed(seed, .kmeansSeeding)).fit(data)
+        return (result.centroids, result.iterations)
+    }
 
-        var assignments: [Int]
-        if usableCount <= sample {
-            if let usable {
-                assignments = [Int](repeating: -1, count: n)
-                for (i, row) in usable.enumerated() { assignments[row] = result.assignments[i] }
-            } else {
-                assignments = result.assignments
-            }
-        } else {
-            assignments = try KMeans.assign(embeddings, centroids: result.centroids).assignments
-            if let mask = embeddings.usableRows {
-                for r in 0..<n where !mask.contains(r) { assignments[r] = -1 }
+    /// The nearest centroid of every row (-1 for rows without a usable embedding), one row at a time with
+    /// a fixed order of operations (not a GEMM over a block), so a row's cluster does not depend on the
+    /// rows around it: a shard assigns its rows exactly as the whole pool would (DESIGN §8).
+    public static func assign(_ embeddings: any VectorSource, centroids: Matrix) throws -> [Int] {
+        let k = centroids.rows, d = centroids.columns
+        guard embeddings.dimension == d else {
+            throw SelectorError("the embeddings have dimension \(embeddings.dimension), the centroids \(d)")
+        }
+        var centroidNorms = [Float](repeating: 0, count: k)
+        centroids.values.withUnsafeBufferPointer { qc_row_norms_f32($0.baseAddress!, k, d, &centroidNorms) }
+        centroidNorms = centroidNorms.map { $0 * $0 }
+        var assignments = [Int](repeating: -1, count: embeddings.rowCount)
+        let usable = embeddings.usableRows
+        let workers = ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
+        try centroids.values.withUnsafeBufferPointer { c in
+            try assignments.withUnsafeMutableBufferPointer { out in
+                let shared = SharedAssignment(centroids: c.baseAddress!, norms: centroidNorms, out: out.baseAddress!)
+                try embeddings.forEachBlock { block in
+                    let rows = block.rowCount, firstRow = block.firstRow
+                    let values = SharedRows(block.values.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: workers) { part in
+                        var products = [Float](repeating: 0, count: k)
+                        for i in stride(from: part, to: rows, by: workers) {
+                            let row = firstRow + i
+                            guard usable?.contains(row) ?? true else { continue }
+                            qc_dot_rows_vectors(values.pointer + i * d, 1, d, shared.centroids, k, &products)
+                            var best = 0
+                            var bestDistance = Float.infinity
+                            for j in 0..<k {
+                                let distance = shared.norms[j] - 2 * products[j]
+                                if distance < bestDistance { bestDistance = distance; best = j }
+                            }
+                            shared.out[row] = best
+                        }
+                    }
+                }
             }
         }
-        return Clustering(centroids: result.centroids, assignments: assignments, iterations: result.iterations)
+        return assignments
     }
 
     /// A cluster that shares a pulled cluster's reward, and the share it gets.
@@ -136,4 +162,17 @@ extension Quad {
             }
         }
     }
+}
+
+/// Centroids and their squared norms shared read-only with the workers, and the assignment slots each
+/// worker writes for its own rows.
+private struct SharedAssignment: @unchecked Sendable {
+    let centroids: UnsafePointer<Float>
+    let norms: [Float]
+    let out: UnsafeMutablePointer<Int>
+}
+
+private struct SharedRows: @unchecked Sendable {
+    let pointer: UnsafePointer<Float>
+    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }
