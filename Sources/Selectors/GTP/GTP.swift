@@ -46,6 +46,8 @@ public enum GTP {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         let started = ContinuousClock.now
         var diagnostics = Diagnostics()
+        diagnostics.objectiveLabel = "relative residual ||R|| / ||Y||"
+        diagnostics.stepLabel = "iteration"
         var timings = PhaseTimings()
 
         var clock = ContinuousClock.now

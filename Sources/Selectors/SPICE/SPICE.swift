@@ -101,6 +101,8 @@ public enum SPICE {
         let loaded = Date()
         let greedy = Greedy(alpha: parameters.alpha, rho: parameters.rho, halfLife: parameters.halfLife, lazy: parameters.lazy)
         var diagnostics = Diagnostics()
+        diagnostics.objectiveLabel = "F(S) = log det(I + alpha sum g g^T)"
+        diagnostics.stepLabel = "pick"
         var members: [Member] = []
         var gains: [Double] = []
         var penalties: [Double] = []
