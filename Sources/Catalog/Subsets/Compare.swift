@@ -71,6 +71,24 @@ public struct CompareReport: Codable, Sendable {
     public var notes: [String]
 }
 
+/// What `compare` read and computed on its way to a ``CompareReport``.
+struct CompareWorkings {
+    /// A per-row criterion computed over the whole corpus (NaN where a row cannot be scored).
+    struct RowCriterion {
+        var name: String
+        /// The ``CompareReport/Entry`` field holding the members' mean of this criterion.
+        var meanField: String
+        var about: String
+        var values: [Float]
+    }
+
+    var report: CompareReport
+    /// The compared subsets and their members, in the order of `report.entries`.
+    var subsets: [SubsetInfo]
+    var members: [[Member]]
+    var rowCriteria: [RowCriterion]
+}
+
 /// `diff`: rows only in A and only in B.
 public struct DiffReport: Codable, Sendable {
     public struct Row: Codable, Sendable {
@@ -92,6 +110,12 @@ extension Catalog {
     /// Scores every subset under every selector's own criterion, with overlaps, duplicates and labels
     /// (DESIGN §1 `compare`).
     public func compare(_ references: [String], options: CompareOptions = CompareOptions()) throws -> CompareReport {
+        try compareWorkings(references, options: options).report
+    }
+
+    /// `compare` plus what it read and scored on the way (the subsets, their members, and the per-row
+    /// criteria over the whole corpus), so a report charts them without a second scoring pass.
+    func compareWorkings(_ references: [String], options: CompareOptions) throws -> CompareWorkings {
         guard !references.isEmpty else { throw CatalogError(.invalidRequest, "name at least one subset to compare") }
         let infos = try references.map { try subset($0) }
         let corpus = infos[0].corpus
@@ -168,10 +192,18 @@ extension Catalog {
                 overlaps.append(.init(a: infos[i].reference, b: infos[j].reference, shared: shared, jaccard: union == 0 ? 0 : Double(shared) / Double(union)))
             }
         }
-        return CompareReport(
+        let report = CompareReport(
             corpus: corpus, target: targetName, labelField: options.labelField,
             corpusLabels: labelValues.map { $0.reduce(into: [:]) { $0[$1, default: 0] += 1 } }, totalClusters: totalClusters,
             entries: entries, overlaps: overlaps, notes: notes)
+        var criteria: [CompareWorkings.RowCriterion] = []
+        if let lessScores {
+            criteria.append(.init(name: "LESS score", meanField: "meanLESSScore", about: "learning-rate weighted cosine of each row's gradient trajectory with the target's, max over subtasks", values: lessScores))
+        }
+        if let influences {
+            criteria.append(.init(name: "Quad influence", meanField: "meanInfluence", about: "cosine of each row's last-checkpoint gradient with the mean unit target gradient", values: influences))
+        }
+        return CompareWorkings(report: report, subsets: infos, members: memberLists, rowCriteria: criteria)
     }
 
     /// Rows only in `a`, only in `b` (DESIGN §1 `diff`).
