@@ -173,8 +173,9 @@ extension Catalog {
                 let assigned = rows.map { clusters[$0] }.filter { $0 >= 0 }
                 let counts = assigned.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
                 entry.clustersCovered = counts.count
-                entry.clusterEntropyBits = -counts.values.reduce(0.0) { sum, c in
-                    let p = Double(c) / Double(assigned.count)
+                // Summed in cluster order: a dictionary's order differs between runs, and so would the last bits.
+                entry.clusterEntropyBits = -counts.keys.sorted().reduce(0.0) { sum, cluster in
+                    let p = Double(counts[cluster]!) / Double(assigned.count)
                     return sum + p * log2(p)
                 }
             }
