@@ -85,7 +85,7 @@ struct ReportTests {
         var options = CompareOptions()
         options.labelField = "domain"
         let compared = try f.demo.catalog.compare(f.references, options: options)
-        let entries = try JSONSerialization.jsonObject(with: JSONEncoder().encode(compared.entries)) as! [[String: Any]]
+        let entries = try JSONTree.parse(JSONEncoder().encode(compared.entries)).items.map(\.members)
         let rows = f.root.all("tr").filter { $0["data-subset"] != nil }
         #expect(rows.map { $0["data-subset"]! } == f.references)
         var checked = 0
@@ -97,15 +97,15 @@ struct ReportTests {
                     continue
                 }
                 let value = try #require(cell["data-value"], "\(key)")
-                if let number = expected as? NSNumber, !(expected is String) {
-                    #expect(Double(value) == number.doubleValue, "\(row["data-subset"]!) \(key): \(value) vs \(number)")
+                if let number = expected.number {
+                    #expect(Double(value) == number, "\(row["data-subset"]!) \(key): \(value) vs \(number)")
                 } else {
-                    #expect(value == expected as? String)
+                    #expect(value == expected.string)
                 }
                 checked += 1
             }
             // Every number compare reports is in the table, except the labels (charted) and the parameters (lineage).
-            let numericKeys = Set(entry.filter { $0.value is NSNumber && !($0.value is String) }.keys)
+            let numericKeys = Set(entry.filter { $0.value.number != nil }.keys)
             #expect(numericKeys.isSubset(of: Set(row.all("td").compactMap { $0["data-key"] })))
         }
         #expect(checked >= 5 * 12)

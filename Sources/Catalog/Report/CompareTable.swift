@@ -38,28 +38,29 @@ enum CompareTable {
         value == value.rounded() && abs(value) < 1e15 ? AxisTicks.grouped(Int(value)) : String(format: "%.4g", value)
     }
 
-    /// The entries as dictionaries, as `compare --json` writes them.
-    static func encodedEntries(_ report: CompareReport) throws -> [[String: Any]] {
-        let data = try JSONEncoder().encode(report.entries)
-        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+    /// The entries as dictionaries of fields, as `compare --json` writes them.
+    static func encodedEntries(_ report: CompareReport) throws -> [[String: JSONField]] {
+        guard case .list(let entries) = try JSONField.of(report.entries) else { return [] }
+        return entries.map { if case .object(let fields) = $0 { fields } else { [:] } }
     }
 
     /// The columns for these entries, with each row's cell values (nil: not computed).
-    static func layout(_ entries: [[String: Any]]) -> (columns: [Column], cells: [[Any?]]) {
+    static func layout(_ entries: [[String: JSONField]]) -> (columns: [Column], cells: [[JSONField?]]) {
         var columns: [Column] = []
-        var extractors: [([String: Any]) -> Any?] = []
-        let present = Set(entries.flatMap(\.keys))
+        var extractors: [([String: JSONField]) -> JSONField?] = []
+        let present = Set(entries.flatMap { $0.filter { $0.value != .null }.keys })
         for column in known where present.contains(column.key) {
             columns.append(column)
             extractors.append { $0[column.key] }
         }
         for key in present.subtracting(known.map(\.key)).subtracting(shownElsewhere).sorted() {
-            let values = entries.compactMap { $0[key] }
-            if values.allSatisfy({ $0 is NSNumber }) {
-                columns.append(Column(key: key, header: LineChart.describe(seriesName: key).quantity, help: key))
+            let values = entries.compactMap { $0[key] }.filter { $0 != .null }
+            let header = LineChart.describe(seriesName: key).quantity
+            if values.allSatisfy({ $0.number != nil }) {
+                columns.append(Column(key: key, header: header, help: key))
                 extractors.append { $0[key] }
-            } else if values.allSatisfy({ $0 is String }) {
-                columns.append(Column(key: key, header: LineChart.describe(seriesName: key).quantity, help: key, numeric: false))
+            } else if values.allSatisfy({ if case .text = $0 { true } else { false } }) {
+                columns.append(Column(key: key, header: header, help: key, numeric: false))
                 extractors.append { $0[key] }
             } else {
                 // Named numbers: {"target_nll": 3.86} or [{"name": "target_nll", "value": 3.86, ...}].
@@ -73,21 +74,19 @@ enum CompareTable {
         return (columns, entries.map { entry in extractors.map { $0(entry) } })
     }
 
-    private static func namedNumbers(_ value: Any) -> [String: NSNumber] {
-        if let dictionary = value as? [String: Any] { return dictionary.compactMapValues { $0 as? NSNumber } }
-        guard let list = value as? [[String: Any]] else { return [:] }
-        var out: [String: NSNumber] = [:]
-        for item in list {
-            guard let name = (item["name"] ?? item["key"]) as? String, let number = item["value"] as? NSNumber else { continue }
-            out[name] = number
+    private static func namedNumbers(_ value: JSONField) -> [String: JSONField] {
+        switch value {
+        case .object(let members): return members.filter { $0.value.number != nil }
+        case .list(let items):
+            var out: [String: JSONField] = [:]
+            for case .object(let item) in items {
+                guard let name = (item["name"] ?? item["key"]).flatMap({ if case .text(let t) = $0 { t } else { nil } }),
+                      let value = item["value"], value.number != nil else { continue }
+                out[name] = value
+            }
+            return out
+        default: return [:]
         }
-        return out
-    }
-
-    /// The exact value of a JSON number, as the shortest text that reads back to it.
-    static func exact(_ number: NSNumber) -> String {
-        let value = number.doubleValue
-        return value == value.rounded() && abs(value) < 9e15 ? String(Int64(value)) : "\(value)"
     }
 
     static func render(_ report: CompareReport) throws -> RenderedChart {
@@ -105,11 +104,11 @@ enum CompareTable {
             for (column, value) in zip(columns, row) {
                 let attributes = [("class", column.numeric ? nil : "text"), ("data-key", column.key)]
                 switch value {
-                case let number as NSNumber where column.numeric:
-                    var shown = column.format(number.doubleValue)
+                case .number(let number)? where column.numeric:
+                    var shown = column.format(number)
                     if column.key == "clustersCovered", let total = report.totalClusters { shown += " / \(AxisTicks.grouped(total))" }
-                    html += "<td\(SVGCanvas.attributes(attributes + [("data-value", exact(number))]))>\(HTMLEscaping.escape(shown))</td>"
-                case let text as String:
+                    html += "<td\(SVGCanvas.attributes(attributes + [("data-value", JSONField.exact(number))]))>\(HTMLEscaping.escape(shown))</td>"
+                case .text(let text)?:
                     let swatch = column.key == "subset" ? "<span class=\"swatch\" style=\"background:\(ReportPalette.subset(index))\"></span>" : ""
                     html += "<td\(SVGCanvas.attributes(attributes + [("data-value", text)]))>\(swatch)\(HTMLEscaping.escape(text))</td>"
                 default:

@@ -48,42 +48,9 @@ enum LineageSection {
 
     /// Canonical JSON parameters as `key = value` pairs; other text as it is.
     static func parameters(_ json: String) -> String {
-        guard let object = try? JSONDecoder().decode([String: ParameterValue].self, from: Data(json.utf8)) else { return json }
+        guard let object = try? JSONDecoder().decode([String: JSONField].self, from: Data(json.utf8)) else { return json }
         guard !object.isEmpty else { return "(none)" }
         return object.keys.sorted().map { "\($0) = \(object[$0]!.text)" }.joined(separator: ", ")
-    }
-
-    /// One parameter value as it reads in JSON (booleans stay booleans, numbers print exactly).
-    private enum ParameterValue: Decodable {
-        case bool(Bool), number(Double), string(String), list([ParameterValue]), object([String: ParameterValue]), null
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(Double.self) {
-                self = .number(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode([ParameterValue].self) {
-                self = .list(value)
-            } else if let value = try? container.decode([String: ParameterValue].self) {
-                self = .object(value)
-            } else {
-                self = .null
-            }
-        }
-
-        var text: String {
-            switch self {
-            case .bool(let value): String(value)
-            case .number(let value): CompareTable.exact(NSNumber(value: value))
-            case .string(let value): value
-            case .list(let values): "[" + values.map(\.text).joined(separator: ", ") + "]"
-            case .object(let members): "{" + members.keys.sorted().map { "\($0): \(members[$0]!.text)" }.joined(separator: ", ") + "}"
-            case .null: "null"
-            }
-        }
     }
 
     private static func figures(_ values: [String: Double]) -> String {
