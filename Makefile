@@ -13,6 +13,7 @@ demo: deps
 	$(SWIFT) run -c release quadcat demo
 
 test: deps
+	@./scripts/install-deps.sh --test
 	$(SWIFT) test -c release
 
 bench: deps

@@ -3,9 +3,13 @@
 #   liblz4-dev       LZ4 block compression of chunks
 #   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
+# and, with --test, what the tests need beyond that:
+#   chromium         headless browser that renders the HTML report in the report tests
 set -eu
+packages="liblz4-dev libopenblas-dev libsqlite3-dev"
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium"; fi
 missing=""
-for package in liblz4-dev libopenblas-dev libsqlite3-dev; do
+for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0
