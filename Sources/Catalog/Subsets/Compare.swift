@@ -16,6 +16,10 @@ public struct CompareOptions: Sendable {
     public var nearDuplicateCosine = 0.95
     /// Near duplicates are searched only in subsets up to this size (the search is quadratic).
     public var nearDuplicateLimit = 20_000
+    /// GTP's residual is computed only for subsets up to this size: its non-negative fit works on a
+    /// rows x rows Gram matrix of trajectories (a 13,500-row subset of 4 x 512-dim trajectories takes
+    /// about a minute, the other criteria together a few seconds).
+    public var gtpResidualLimit = 5_000
     public var seed: UInt64 = 0
     public var gradientColumn = "grad"
     public var embeddingColumn = "emb"
@@ -153,6 +157,7 @@ extension Catalog {
         let (hashes, labelValues) = try documentFacts(corpus: corpus, labelField: options.labelField)
 
         var entries: [CompareReport.Entry] = []
+        var residualSkipped: [String] = []
         for (info, members) in zip(infos, memberLists) {
             let rows = members.map(\.row)
             func mean(_ values: [Float]?) -> Double? {
@@ -167,7 +172,11 @@ extension Catalog {
                 nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } })
             if let lastGradient { entry.logDet = try SPICE.logDet(of: rows, gradients: lastGradient, alpha: options.alpha) }
             if let trajectory, !rows.isEmpty {
-                entry.gtpResidual = try GTP.relativeResidual(of: rows, checkpoints: trajectory.checkpoints, parameters: gtpParameters)
+                if rows.count <= options.gtpResidualLimit {
+                    entry.gtpResidual = try GTP.relativeResidual(of: rows, checkpoints: trajectory.checkpoints, parameters: gtpParameters)
+                } else {
+                    residualSkipped.append(info.reference)
+                }
             }
             if let clusters {
                 let assigned = rows.map { clusters[$0] }.filter { $0 >= 0 }
@@ -183,6 +192,9 @@ extension Catalog {
                 entry.nearDuplicatePairs = try Self.nearDuplicatePairs(rows, embeddings: embeddings, threshold: options.nearDuplicateCosine)
             }
             entries.append(entry)
+        }
+        if !residualSkipped.isEmpty {
+            notes.append("GTP residual not computed for \(residualSkipped.joined(separator: ", ")): more than \(options.gtpResidualLimit) rows (the fit grows with the square of the rows); raise the limit with --gtp-residual-limit")
         }
         var overlaps: [CompareReport.Overlap] = []
         for i in 0..<infos.count {
