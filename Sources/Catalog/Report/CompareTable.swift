@@ -59,7 +59,7 @@ enum CompareTable {
             if values.allSatisfy({ $0.number != nil }) {
                 columns.append(Column(key: key, header: header, help: key))
                 extractors.append { $0[key] }
-            } else if values.allSatisfy({ if case .text = $0 { true } else { false } }) {
+            } else if values.allSatisfy({ $0.string != nil }) {
                 columns.append(Column(key: key, header: header, help: key, numeric: false))
                 extractors.append { $0[key] }
             } else {
@@ -80,7 +80,7 @@ enum CompareTable {
         case .list(let items):
             var out: [String: JSONField] = [:]
             for case .object(let item) in items {
-                guard let name = (item["name"] ?? item["key"]).flatMap({ if case .text(let t) = $0 { t } else { nil } }),
+                guard let name = (item["name"] ?? item["key"])?.string,
                       let value = item["value"], value.number != nil else { continue }
                 out[name] = value
             }

@@ -53,6 +53,9 @@ public struct ReportFigures: Sendable {
     public var generatedAt: String
     public var toolVersion: String
     public var command: String?
+    /// Seconds spent per phase: "compare" (the comparison and its scoring pass over the corpus) and
+    /// "summaries" (binning); writing the page adds "page".
+    public var timings: [String: Double] = [:]
 }
 
 extension Catalog {
@@ -61,7 +64,9 @@ extension Catalog {
     public func reportFigures(_ references: [String], options: ReportOptions = ReportOptions(), progress: ProgressHandler? = nil) throws -> ReportFigures {
         guard options.bins > 0, options.memberBins > 0 else { throw CatalogError(.invalidRequest, "histograms need at least one bin") }
         progress?(ProgressEvent(phase: "comparing \(references.count) subsets", completed: 0, total: nil, unit: "rows"))
+        var clock = ContinuousClock.now
         let workings = try compareWorkings(references, options: options.compare)
+        let compareSeconds = Self.seconds(since: &clock)
         progress?(ProgressEvent(phase: "summarising", completed: 0, total: nil, unit: "rows"))
 
         var rowDistributions: [ReportFigures.RowDistribution] = []
@@ -90,7 +95,15 @@ extension Catalog {
         return ReportFigures(
             comparison: workings.report, subsets: workings.subsets, rowDistributions: rowDistributions,
             memberDistributions: memberDistributions, catalogName: root.lastPathComponent, generatedAt: Self.timestamp(),
-            toolVersion: Self.toolVersion, command: options.command)
+            toolVersion: Self.toolVersion, command: options.command,
+            timings: ["compare": compareSeconds, "summaries": Self.seconds(since: &clock)])
+    }
+
+    static func seconds(since clock: inout ContinuousClock.Instant) -> Double {
+        let now = ContinuousClock.now
+        defer { clock = now }
+        let elapsed = now - clock
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
 
     static func finiteMean<S: Sequence>(_ values: S) -> Double? where S.Element == Double {

@@ -10,12 +10,15 @@ public struct ReportSummary: Codable, Sendable {
     public var charts: [String: Int]
     /// The most SVG elements in any one chart.
     public var largestChart: Int
+    /// Seconds per phase: "compare", "summaries" and "page" (rendering and writing).
+    public var timings: [String: Double]
 }
 
 extension ReportFigures {
     /// Writes the page to `url` (through a temporary file renamed into place) or, when nil, to
     /// standard output.
     public func write(to url: URL?) throws -> ReportSummary {
+        var clock = ContinuousClock.now
         let rendered = try ReportPage.render(self)
         let bytes = Array(rendered.html.utf8)
         let sink = try OutputSink(url)
@@ -23,7 +26,7 @@ extension ReportFigures {
         try sink.close()
         return ReportSummary(
             output: url?.path ?? "-", bytes: bytes.count, subsets: comparison.entries.count, charts: rendered.charts,
-            largestChart: rendered.largestChart)
+            largestChart: rendered.largestChart, timings: timings.merging(["page": Catalog.seconds(since: &clock)]) { $1 })
     }
 }
 

@@ -35,7 +35,8 @@ enum ReportStyle {
         figure svg { width: 100%; height: auto; display: block; }
         figure.wide svg { max-width: 760px; }
         figcaption { font-size: 12px; color: #555; margin-top: 2px; }
-        .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0, 0, 0, 0.25); }
+        .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0, 0, 0, 0.25);
+          -webkit-print-color-adjust: exact; print-color-adjust: exact; }
         ul.notes { font-size: 13px; color: #444; }
         .lineage { margin: 0 0 18px; break-inside: avoid; page-break-inside: avoid; }
         table.kv { border-collapse: collapse; font-size: 13px; }
@@ -51,7 +52,8 @@ enum ReportStyle {
           body { font-size: 10pt; }
           main { max-width: none; padding: 0; }
           nav.toc { display: none; }
-          h2 { break-after: avoid; page-break-after: avoid; }
+          section + section { break-before: page; page-break-before: always; }
+          h2 { break-after: avoid; page-break-after: avoid; border-top: none; }
           .grid { grid-template-columns: repeat(2, 1fr); }
           .table-wrap { overflow: visible; }
           table.compare { font-size: 8pt; }

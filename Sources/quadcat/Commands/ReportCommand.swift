@@ -20,6 +20,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Target to score against (default: the first subset's).") var target: String?
     @Option(help: "SPICE's alpha for log det.") var alpha = 1.0
     @Option(help: "Embedding cosine at or above which two members are near duplicates.") var nearDuplicate = 0.95
+    @Option(help: "Largest subset whose GTP residual is computed (its cost grows with the square of the rows).") var gtpResidualLimit = CompareOptions().gtpResidualLimit
     @Option(help: "Bins of the score histograms.") var bins = 40
     @Flag(help: "Print what was written as JSON.") var json = false
 
@@ -30,6 +31,7 @@ struct ReportCommand: ParsableCommand {
             options.compare.labelField = label
             options.compare.alpha = alpha
             options.compare.nearDuplicateCosine = nearDuplicate
+            options.compare.gtpResidualLimit = gtpResidualLimit
             options.bins = bins
             options.command = Self.commandLine()
             let started = Date()
@@ -38,7 +40,8 @@ struct ReportCommand: ParsableCommand {
             Terminal.endProgress()
             if json { return try Terminal.printJSON(summary) }
             let charts = summary.charts.values.reduce(0, +)
-            let message = "wrote \(summary.output): \(summary.subsets) subsets, \(charts) charts and tables, \(Format.bytes(summary.bytes)) in \(Format.seconds(Date().timeIntervalSince(started)))"
+            let phases = ["compare", "summaries", "page"].compactMap { key in summary.timings[key].map { "\(key) \(Format.seconds($0))" } }
+            let message = "wrote \(summary.output): \(summary.subsets) subsets, \(charts) charts and tables, \(Format.bytes(summary.bytes)) in \(Format.seconds(Date().timeIntervalSince(started))) (\(phases.joined(separator: ", ")))"
             if output == nil { Terminal.note(message) } else { print(message) }
         }
     }
