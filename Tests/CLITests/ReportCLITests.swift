@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Testing
 import TestSupport
@@ -37,12 +38,12 @@ struct ReportCLITests {
         let arguments = [demo.catalog] + Demo.subsets + ["--label", "domain"]
         let written = try QuadcatBinary.run(["report"] + arguments + ["--out", out.path, "--json"])
         #expect(written.status == 0, "\(written.stderr)")
-        let summary = try JSONTree.parse(written.stdout)
+        let summary = try JSONField.parse(Data(written.stdout.utf8))
         let bytes = try Data(contentsOf: out).count
         #expect(summary["output"]?.string == out.path && summary["bytes"]?.number == Double(bytes))
         let compared = try QuadcatBinary.run(["compare"] + arguments + ["--json"])
         #expect(compared.status == 0)
-        let json = try JSONTree.parse(compared.stdout)
+        let json = try JSONField.parse(Data(compared.stdout.utf8))
         let entries = json["entries"]!.items
         let page = try MarkupElement.parse(Data(contentsOf: out))
 

@@ -85,7 +85,7 @@ struct ReportTests {
         var options = CompareOptions()
         options.labelField = "domain"
         let compared = try f.demo.catalog.compare(f.references, options: options)
-        let entries = try JSONTree.parse(JSONEncoder().encode(compared.entries)).items.map(\.members)
+        let entries = try JSONField.parse(JSONEncoder().encode(compared.entries)).items.map(\.members)
         let rows = f.root.all("tr").filter { $0["data-subset"] != nil }
         #expect(rows.map { $0["data-subset"]! } == f.references)
         var checked = 0
@@ -145,15 +145,8 @@ struct ReportTests {
             }
         }
         // The corpus's LESS-score histogram against LESS run on the source files (not the catalog).
-        let files = f.demo.files
-        let checkpoints = try files.gradients.indices.map { c in
-            CheckpointGradients(
-                checkpoint: c + 1, learningRate: files.learningRates[c], pool: try Fixtures.loadMatrix(files.gradients[c]),
-                target: try Fixtures.loadMatrix(files.validationGradients[c]))
-        }
-        let labels = try String(contentsOf: files.validationSubtasks, encoding: .utf8).split(separator: "\n").map(String.init)
-        let names = Array(Set(labels)).sorted()
-        let scores = try LESS.scores(checkpoints: checkpoints, targetSubtasks: labels.map { names.firstIndex(of: $0)! }).values.map(Double.init)
+        let scores = try LESS.scores(
+            checkpoints: DemoFixture.sourceCheckpoints(f.demo.files), targetSubtasks: DemoFixture.sourceSubtasks(f.demo.files)).values.map(Double.init)
         let less = f.figures.rowDistributions[0]
         let direct = BinnedCounts(scores, lower: less.corpus.lower, upper: less.corpus.upper, bins: less.corpus.counts.count)
         #expect(direct.missing == less.corpus.missing)

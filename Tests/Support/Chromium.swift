@@ -15,6 +15,10 @@ public enum Chromium {
         return nil
     }()
 
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public struct Result: Sendable {
         public var status: Int32
         public var stdout: String
@@ -33,26 +37,16 @@ public enum Chromium {
     /// logging to standard error. `timeout` (GNU coreutils) kills the browser's whole process group
     /// after `seconds`, so a hung browser cannot hang the test suite.
     public static func run(_ arguments: [String], url: URL, scratch: TemporaryDirectory, seconds: Int = 90) throws -> Result {
-        guard let executable else { throw Python.Failure(description: "chromium is not installed") }
+        guard let executable else { throw Failure(description: "chromium is not installed") }
         let profile = scratch.file("chromium-profile-\(UUID().uuidString.prefix(8))")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["-k", "5", String(seconds), executable,
+        let arguments = ["-k", "5", String(seconds), executable,
             "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
             "--user-data-dir=\(profile.path)", "--enable-logging=stderr", "--v=0"] + arguments + [url.absoluteString]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        nonisolated(unsafe) var errors = Data()
-        let drain = Thread { errors = err.fileHandleForReading.readDataToEndOfFile() }
-        drain.start()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !drain.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        try? FileManager.default.removeItem(at: profile)
-        return Result(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self), stderr: String(decoding: errors, as: UTF8.self))
+        defer { try? FileManager.default.removeItem(at: profile) }
+        guard let result = Subprocess.run(URL(fileURLWithPath: "/usr/bin/timeout"), arguments) else {
+            throw Failure(description: "cannot run /usr/bin/timeout")
+        }
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 }
 
