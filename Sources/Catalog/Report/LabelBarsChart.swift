@@ -53,7 +53,8 @@ enum LabelBarsChart {
             }
         }
         Legend(entries: [
-            (.box(fill: color, stroke: nil, opacity: nil), subsetLabel), (.box(fill: ReportPalette.corpus, stroke: nil, opacity: nil), "corpus"),
+            (.box(fill: color, stroke: nil, opacity: nil), "members (\(AxisTicks.grouped(rows)))"),
+            (.box(fill: ReportPalette.corpus, stroke: nil, opacity: nil), "corpus (\(AxisTicks.grouped(corpus.values.reduce(0, +))))"),
         ]).draw(on: &canvas, x: 8, y: 32, maxWidth: width - 16)
         return RenderedChart(kind: "label-bars", html: canvas.svg(chart: "label-bars", label: title, data: data), elements: canvas.elementCount)
     }

@@ -33,7 +33,7 @@ enum ReportStyle {
         .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 14px 22px; align-items: start; }
         figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
         figure svg { width: 100%; height: auto; display: block; }
-        figure.wide svg { max-width: 760px; }
+        figure.wide svg { width: auto; max-width: 100%; }
         figcaption { font-size: 12px; color: #555; margin-top: 2px; }
         .swatch { display: inline-block; width: 11px; height: 11px; margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0, 0, 0, 0.25);
           -webkit-print-color-adjust: exact; print-color-adjust: exact; }

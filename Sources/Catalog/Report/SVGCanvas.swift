@@ -159,7 +159,7 @@ struct Legend {
     private func layout(maxWidth: Double) -> [(offset: Double, line: Int)] {
         var offset = 0.0, line = 0
         return entries.map { entry in
-            let width = 18 + Double(HTMLEscaping.shortened(entry.label, to: 40).count) * 5.7 + 10
+            let width = 18 + Double(HTMLEscaping.shortened(entry.label, to: 40).count) * 6.1 + 12
             if offset > 0 && offset + width > maxWidth {
                 offset = 0
                 line += 1
