@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
-//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
+//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--report-rows N] [--only catalog|selectors|report]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -16,6 +16,7 @@ let only = option("--only")
 struct Results: Codable {
     var catalog: CatalogBench.Results?
     var selectors: [SelectorBench.Row]?
+    var report: [ReportBench.Row]?
 }
 var results = Results()
 if only == nil || only == "catalog" {
@@ -31,6 +32,9 @@ if only == nil || only == "selectors" {
     datasets.append(try SelectorBench.synthetic(rows: Int(option("--synthetic-rows") ?? "") ?? 100_000, work: work))
     let bench = SelectorBench(work: work, repository: repository, numpyLimit: Double(option("--numpy-limit") ?? "") ?? 900)
     results.selectors = try bench.run(datasets: datasets)
+}
+if only == nil || only == "report" {
+    results.report = try ReportBench(work: work, rows: Int(option("--report-rows") ?? "") ?? 100_000, dimensions: [256, 1024]).run()
 }
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

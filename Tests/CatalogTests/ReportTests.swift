@@ -180,6 +180,41 @@ struct ReportTests {
         #expect(page.largestChart <= 3000)
     }
 
+    @Test func fortySubsetsStillDrawSmallChartsAndASmallPage() throws {
+        var figures = Self.fixture.figures
+        let n = 40, base = figures.subsets.count
+        let entries = figures.comparison.entries
+        figures.comparison.entries = (0..<n).map { i in
+            var entry = entries[i % base]
+            entry.subset = "copy-\(i)@1"
+            return entry
+        }
+        var pairs: [String] = []
+        for i in 0..<n {
+            for j in (i + 1)..<n { pairs.append("{\"a\": \"copy-\(i)@1\", \"b\": \"copy-\(j)@1\", \"shared\": \(i + j), \"jaccard\": \(Double(i + j) / Double(2 * n))}") }
+        }
+        figures.comparison.overlaps = try JSONDecoder().decode([CompareReport.Overlap].self, from: Data("[\(pairs.joined(separator: ","))]".utf8))
+        let subsets = figures.subsets
+        figures.subsets = (0..<n).map { i in
+            var info = subsets[i % base]
+            info.name = "copy-\(i)"
+            info.version = 1
+            return info
+        }
+        figures.rowDistributions = figures.rowDistributions.map { distribution in
+            var copy = distribution
+            copy.subsets = (0..<n).map { distribution.subsets[$0 % base] }
+            copy.subsetMeans = (0..<n).map { distribution.subsetMeans[$0 % base] }
+            return copy
+        }
+        let page = try ReportPage.render(figures)
+        let root = try MarkupElement.parse(Data(page.html.utf8))
+        let heatmap = try #require(root.all(where: "data-chart", is: "overlap-heatmap").first)
+        #expect(heatmap.descendants.filter { $0["data-jaccard"] != nil }.count == n * (n - 1))
+        for chart in root.all("svg") { #expect(Int(chart["data-elements"]!)! <= 3000, "\(chart["data-chart"]!)") }
+        #expect(page.html.utf8.count < 2_000_000)
+    }
+
     @Test func heatmapColoursDarkenWithJaccardForGreyScalePrints() throws {
         let cells = Self.fixture.root.descendants.filter { $0["data-jaccard"] != nil }.map { cell in
             (jaccard: Double(cell["data-jaccard"]!)!, luminance: Self.luminance(cell.all("rect")[0]["fill"]!))

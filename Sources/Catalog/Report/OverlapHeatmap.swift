@@ -5,6 +5,9 @@ import Foundation
 enum OverlapHeatmap {
     /// Above this many subsets the cells drop their printed numbers (tooltips keep them).
     static let maxLabelledSubsets = 12
+    /// Above this many the tooltips go too (the numbers stay in the cells' data attributes), so that
+    /// even 50 subsets draw fewer than 3,000 elements.
+    static let maxTitledSubsets = 30
 
     static func chart(_ report: CompareReport) -> RenderedChart {
         let names = report.entries.map(\.subset)
@@ -19,7 +22,7 @@ enum OverlapHeatmap {
             overlap["\(o.a)\n\(o.b)"] = o
             overlap["\(o.b)\n\(o.a)"] = o
         }
-        let labelled = n <= maxLabelledSubsets
+        let labelled = n <= maxLabelledSubsets, titled = n <= maxTitledSubsets
         for (i, name) in names.enumerated() {
             let short = HTMLEscaping.shortened(name, to: 22)
             canvas.text(short, x: left - 8, y: top + cell * (Double(i) + 0.5) + 4, anchor: .end, size: 11, title: short == name ? nil : name)
@@ -29,27 +32,28 @@ enum OverlapHeatmap {
         for (i, a) in names.enumerated() {
             for (j, b) in names.enumerated() {
                 let x = left + cell * Double(j), y = top + cell * Double(i)
+                // Each cell is one rect (with its numbers as data attributes and a tooltip), plus two
+                // texts when there are few subsets: about 3 n^2 elements at most.
                 if i == j {
                     let rows = report.entries[i].rows
-                    canvas.group(data: [("data-subset", a), ("data-rows", String(rows))]) { c in
-                        c.rect(x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill: "#FFFFFF", stroke: ReportPalette.axis, title: "\(a): \(AxisTicks.grouped(rows)) rows")
-                        if labelled {
-                            c.text(AxisTicks.grouped(rows), x: x + cell / 2, y: y + cell / 2 - 1, anchor: .middle, size: 11, bold: true)
-                            c.text("rows", x: x + cell / 2, y: y + cell / 2 + 12, anchor: .middle, size: 9.5, fill: ReportPalette.axis)
-                        }
+                    canvas.rect(
+                        x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill: "#FFFFFF", stroke: ReportPalette.axis,
+                        data: [("data-subset", a), ("data-rows", String(rows))], title: titled ? "\(a): \(AxisTicks.grouped(rows)) rows" : nil)
+                    if labelled {
+                        canvas.text(AxisTicks.grouped(rows), x: x + cell / 2, y: y + cell / 2 - 1, anchor: .middle, size: 11, bold: true)
+                        canvas.text("rows", x: x + cell / 2, y: y + cell / 2 + 12, anchor: .middle, size: 9.5, fill: ReportPalette.axis)
                     }
                     continue
                 }
                 guard let o = overlap["\(a)\n\(b)"] else { continue }
                 let fill = ReportPalette.rampColor(o.jaccard), ink = ReportPalette.textOnRamp(o.jaccard)
-                canvas.group(data: [("data-a", o.a), ("data-b", o.b), ("data-shared", String(o.shared)), ("data-jaccard", "\(o.jaccard)")]) { c in
-                    c.rect(
-                        x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill: fill,
-                        title: "\(a) and \(b): \(AxisTicks.grouped(o.shared)) shared rows, Jaccard \(String(format: "%.3f", o.jaccard))")
-                    if labelled {
-                        c.text(AxisTicks.grouped(o.shared), x: x + cell / 2, y: y + cell / 2 - 1, anchor: .middle, size: 11, bold: true, fill: ink)
-                        c.text(String(format: "J %.2f", o.jaccard), x: x + cell / 2, y: y + cell / 2 + 12, anchor: .middle, size: 9.5, fill: ink)
-                    }
+                canvas.rect(
+                    x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill: fill,
+                    data: [("data-a", o.a), ("data-b", o.b), ("data-shared", String(o.shared)), ("data-jaccard", "\(o.jaccard)")],
+                    title: titled ? "\(a) and \(b): \(AxisTicks.grouped(o.shared)) shared rows, Jaccard \(String(format: "%.3f", o.jaccard))" : nil)
+                if labelled {
+                    canvas.text(AxisTicks.grouped(o.shared), x: x + cell / 2, y: y + cell / 2 - 1, anchor: .middle, size: 11, bold: true, fill: ink)
+                    canvas.text(String(format: "J %.2f", o.jaccard), x: x + cell / 2, y: y + cell / 2 + 12, anchor: .middle, size: 9.5, fill: ink)
                 }
             }
         }
