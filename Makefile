@@ -19,6 +19,7 @@ demo: deps
 # Builds once (swift test builds the release binary too), tests the Swift modules, then the Python
 # package installed into $(VENV) around that same binary.
 test: deps
+	@./scripts/install-deps.sh --test
 	$(SWIFT) test -c release
 	$(MAKE) python-test
 

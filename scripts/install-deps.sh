@@ -5,9 +5,13 @@
 #   libsqlite3-dev   SQLite, through GRDB
 #   python3-venv     the virtual environment `make test` runs the Python package's tests in (only when
 #                    python3 lacks ensurepip/venv, as Debian's python3 does without this package)
+# and, with --test, what the tests need beyond that:
+#   chromium         headless browser that renders the HTML report in the report tests
 set -eu
+packages="liblz4-dev libopenblas-dev libsqlite3-dev"
+if [ "${1:-}" = "--test" ]; then packages="$packages chromium"; fi
 missing=""
-for package in liblz4-dev libopenblas-dev libsqlite3-dev; do
+for package in $packages; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$missing python3-venv"

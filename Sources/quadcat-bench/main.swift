@@ -3,7 +3,7 @@ import Selectors
 import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
-//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
+//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--report-rows N] [--only catalog|selectors|report]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
 BLAS.useOptimizedKernels()
@@ -41,6 +41,7 @@ if arguments.first == "scale" {
 struct Results: Codable {
     var catalog: CatalogBench.Results?
     var selectors: [SelectorBench.Row]?
+    var report: [ReportBench.Row]?
 }
 var results = Results()
 if only == nil || only == "catalog" {
@@ -56,6 +57,9 @@ if only == nil || only == "selectors" {
     datasets.append(try SelectorBench.synthetic(rows: Int(option("--synthetic-rows") ?? "") ?? 100_000, work: work))
     let bench = SelectorBench(work: work, repository: repository, numpyLimit: Double(option("--numpy-limit") ?? "") ?? 900)
     results.selectors = try bench.run(datasets: datasets)
+}
+if only == nil || only == "report" {
+    results.report = try ReportBench(work: work, rows: Int(option("--report-rows") ?? "") ?? 100_000, dimensions: [256, 1024]).run()
 }
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -55,16 +55,8 @@ struct CompareTests {
 
     @Test func lessScoreAndGTPResidualAgreeWithTheSelectorsOnTheSourceFiles() throws {
         let f = Self.fixture
-        let files = f.demo.files
-        let checkpoints = try files.gradients.indices.map { c in
-            CheckpointGradients(
-                checkpoint: c + 1, learningRate: files.learningRates[c], pool: try Fixtures.loadMatrix(files.gradients[c]),
-                target: try Fixtures.loadMatrix(files.validationGradients[c]))
-        }
-        let labels = try String(contentsOf: files.validationSubtasks, encoding: .utf8).split(separator: "\n").map(String.init)
-        let names = Array(Set(labels)).sorted()
-        let subtasks = labels.map { names.firstIndex(of: $0)! }
-        let scores = try LESS.scores(checkpoints: checkpoints, targetSubtasks: subtasks).values
+        let checkpoints = try DemoFixture.sourceCheckpoints(f.demo.files)
+        let scores = try LESS.scores(checkpoints: checkpoints, targetSubtasks: DemoFixture.sourceSubtasks(f.demo.files)).values
         for entry in f.report.entries {
             let rows = f.members[entry.subset]!.map(\.row)
             let mean = rows.map { Double(scores[$0]) }.reduce(0, +) / Double(rows.count)
@@ -76,6 +68,18 @@ struct CompareTests {
         let small = f.report.entries.filter { $0.rows == 100 }
         #expect(small.max { $0.meanLESSScore! < $1.meanLESSScore! }?.selector == "less")
         #expect(small.max { $0.logDet! < $1.logDet! }?.selector == "spice")
+    }
+
+    @Test func gtpResidualIsLeftOutAboveItsRowLimitWithANote() throws {
+        let f = Self.fixture
+        var options = CompareOptions()
+        options.groups = 1
+        options.gtpResidualLimit = 100
+        let report = try f.demo.catalog.compare(f.references, options: options)
+        for (entry, full) in zip(report.entries, f.report.entries) {
+            #expect(entry.gtpResidual == (entry.rows <= 100 ? full.gtpResidual : nil), "\(entry.subset)")
+        }
+        #expect(report.notes.contains { $0.contains("GTP residual not computed for c-random@1") && $0.contains("--gtp-residual-limit") })
     }
 
     @Test func duplicatesAndLabelsMatchTheRecords() throws {

@@ -10,21 +10,10 @@ public enum Python {
 
     /// Runs `script` with `arguments` (as `sys.argv[1:]`); status 127 when python cannot start.
     public static func run(_ script: String, _ arguments: [String] = [], executable: String = "python3") -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable, "-c", script] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        guard (try? process.run()) != nil else { return Result(status: 127, stdout: "", stderr: "cannot run \(executable)") }
-        // Drain both pipes before waiting, so a chatty child cannot block on a full pipe.
-        nonisolated(unsafe) var errors = Data()
-        let drain = Thread { errors = err.fileHandleForReading.readDataToEndOfFile() }
-        drain.start()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !drain.isFinished { Thread.sleep(forTimeInterval: 0.001) }
-        return Result(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self), stderr: String(decoding: errors, as: UTF8.self))
+        guard let result = Subprocess.run(URL(fileURLWithPath: "/usr/bin/env"), [executable, "-c", script] + arguments) else {
+            return Result(status: 127, stdout: "", stderr: "cannot run \(executable)")
+        }
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// True when `import module` works.

@@ -60,3 +60,32 @@ public struct RunningProcess: @unchecked Sendable {
 
     public func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
 }
+
+/// Runs a program to completion and collects its output (Python scripts, the browser).
+public enum Subprocess {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `executable` with `arguments`; nil when it cannot start. Both pipes are drained while the
+    /// program runs, so a chatty child cannot block on a full pipe.
+    public static func run(_ executable: URL, _ arguments: [String]) -> Result? {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        guard (try? process.run()) != nil else { return nil }
+        nonisolated(unsafe) var errors = Data()
+        let drain = Thread { errors = err.fileHandleForReading.readDataToEndOfFile() }
+        drain.start()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !drain.isFinished { Thread.sleep(forTimeInterval: 0.001) }
+        return Result(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self), stderr: String(decoding: errors, as: UTF8.self))
+    }
+}

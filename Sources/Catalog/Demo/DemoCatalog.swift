@@ -50,6 +50,11 @@ public enum DemoCatalog {
     public static func selectAndCompare(
         _ catalog: Catalog, budget: Budget = Budget(rows: 600), step: StepHandler? = nil
     ) throws -> CompareReport {
+        try catalog.compare(selectAll(catalog, budget: budget, step: step), options: compareOptions)
+    }
+
+    /// Runs every selector at `budget`; returns the subsets made, as NAME@VERSION.
+    public static func selectAll(_ catalog: Catalog, budget: Budget = Budget(rows: 600), step: StepHandler? = nil) throws -> [String] {
         var names: [String] = []
         for selector in SelectorKind.allCases {
             let request = SelectRequest(corpus: corpus, target: target, selector: selector, budget: budget, name: "demo-\(selector.rawValue)")
@@ -57,8 +62,13 @@ public enum DemoCatalog {
             names.append(subset.reference)
             step?(String(format: "selected %@ with %@: %d rows in %.2f s", subset.reference, selector.rawValue, subset.rowCount, subset.elapsedSeconds))
         }
+        return names
+    }
+
+    /// How the demo compares its subsets: by the records' `domain` field.
+    public static var compareOptions: CompareOptions {
         var options = CompareOptions()
         options.labelField = "domain"
-        return try catalog.compare(names, options: options)
+        return options
     }
 }

@@ -16,6 +16,10 @@ public struct CompareOptions: Sendable {
     public var nearDuplicateCosine = 0.95
     /// Near duplicates are searched only in subsets up to this size (the search is quadratic).
     public var nearDuplicateLimit = 20_000
+    /// GTP's residual is computed only for subsets up to this size: its non-negative fit works on a
+    /// rows x rows Gram matrix of trajectories (a 13,500-row subset of 4 x 512-dim trajectories takes
+    /// about a minute, the other criteria together a few seconds).
+    public var gtpResidualLimit = 5_000
     public var seed: UInt64 = 0
     public var gradientColumn = "grad"
     public var embeddingColumn = "emb"
@@ -71,6 +75,24 @@ public struct CompareReport: Codable, Sendable {
     public var notes: [String]
 }
 
+/// What `compare` read and computed on its way to a ``CompareReport``.
+struct CompareWorkings {
+    /// A per-row criterion computed over the whole corpus (NaN where a row cannot be scored).
+    struct RowCriterion {
+        var name: String
+        /// The ``CompareReport/Entry`` field holding the members' mean of this criterion.
+        var meanField: String
+        var about: String
+        var values: [Float]
+    }
+
+    var report: CompareReport
+    /// The compared subsets and their members, in the order of `report.entries`.
+    var subsets: [SubsetInfo]
+    var members: [[Member]]
+    var rowCriteria: [RowCriterion]
+}
+
 /// `diff`: rows only in A and only in B.
 public struct DiffReport: Codable, Sendable {
     public struct Row: Codable, Sendable {
@@ -92,6 +114,12 @@ extension Catalog {
     /// Scores every subset under every selector's own criterion, with overlaps, duplicates and labels
     /// (DESIGN §1 `compare`).
     public func compare(_ references: [String], options: CompareOptions = CompareOptions()) throws -> CompareReport {
+        try compareWorkings(references, options: options).report
+    }
+
+    /// `compare` plus what it read and scored on the way (the subsets, their members, and the per-row
+    /// criteria over the whole corpus), so a report charts them without a second scoring pass.
+    func compareWorkings(_ references: [String], options: CompareOptions) throws -> CompareWorkings {
         guard !references.isEmpty else { throw CatalogError(.invalidRequest, "name at least one subset to compare") }
         let infos = try references.map { try subset($0) }
         let corpus = infos[0].corpus
@@ -129,6 +157,7 @@ extension Catalog {
         let (hashes, labelValues) = try documentFacts(corpus: corpus, labelField: options.labelField)
 
         var entries: [CompareReport.Entry] = []
+        var residualSkipped: [String] = []
         for (info, members) in zip(infos, memberLists) {
             let rows = members.map(\.row)
             func mean(_ values: [Float]?) -> Double? {
@@ -143,14 +172,19 @@ extension Catalog {
                 nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } })
             if let lastGradient { entry.logDet = try SPICE.logDet(of: rows, gradients: lastGradient, alpha: options.alpha) }
             if let trajectory, !rows.isEmpty {
-                entry.gtpResidual = try GTP.relativeResidual(of: rows, checkpoints: trajectory.checkpoints, parameters: gtpParameters)
+                if rows.count <= options.gtpResidualLimit {
+                    entry.gtpResidual = try GTP.relativeResidual(of: rows, checkpoints: trajectory.checkpoints, parameters: gtpParameters)
+                } else {
+                    residualSkipped.append(info.reference)
+                }
             }
             if let clusters {
                 let assigned = rows.map { clusters[$0] }.filter { $0 >= 0 }
                 let counts = assigned.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
                 entry.clustersCovered = counts.count
-                entry.clusterEntropyBits = -counts.values.reduce(0.0) { sum, c in
-                    let p = Double(c) / Double(assigned.count)
+                // Summed in cluster order: a dictionary's order differs between runs, and so would the last bits.
+                entry.clusterEntropyBits = -counts.keys.sorted().reduce(0.0) { sum, cluster in
+                    let p = Double(counts[cluster]!) / Double(assigned.count)
                     return sum + p * log2(p)
                 }
             }
@@ -158,6 +192,9 @@ extension Catalog {
                 entry.nearDuplicatePairs = try Self.nearDuplicatePairs(rows, embeddings: embeddings, threshold: options.nearDuplicateCosine)
             }
             entries.append(entry)
+        }
+        if !residualSkipped.isEmpty {
+            notes.append("GTP residual not computed for \(residualSkipped.joined(separator: ", ")): more than \(options.gtpResidualLimit) rows (the fit grows with the square of the rows); raise the limit with --gtp-residual-limit")
         }
         var overlaps: [CompareReport.Overlap] = []
         for i in 0..<infos.count {
@@ -168,10 +205,18 @@ extension Catalog {
                 overlaps.append(.init(a: infos[i].reference, b: infos[j].reference, shared: shared, jaccard: union == 0 ? 0 : Double(shared) / Double(union)))
             }
         }
-        return CompareReport(
+        let report = CompareReport(
             corpus: corpus, target: targetName, labelField: options.labelField,
             corpusLabels: labelValues.map { $0.reduce(into: [:]) { $0[$1, default: 0] += 1 } }, totalClusters: totalClusters,
             entries: entries, overlaps: overlaps, notes: notes)
+        var criteria: [CompareWorkings.RowCriterion] = []
+        if let lessScores {
+            criteria.append(.init(name: "LESS score", meanField: "meanLESSScore", about: "learning-rate weighted cosine of each row's gradient trajectory with the target's, max over subtasks", values: lessScores))
+        }
+        if let influences {
+            criteria.append(.init(name: "Quad influence", meanField: "meanInfluence", about: "cosine of each row's last-checkpoint gradient with the mean unit target gradient", values: influences))
+        }
+        return CompareWorkings(report: report, subsets: infos, members: memberLists, rowCriteria: criteria)
     }
 
     /// Rows only in `a`, only in `b` (DESIGN §1 `diff`).

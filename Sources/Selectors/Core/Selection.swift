@@ -26,11 +26,16 @@ public struct Diagnostics: Sendable, Equatable, Codable {
     /// Seconds spent per phase.
     public var timings: [String: Double] = [:]
     /// Further per-step or per-round sequences by name (Quad: pulls and accepted pulls per round).
+    /// A name of the form `somethingPerStep` reads as "something" per "step" in reports.
     public var series: [String: [Double]] = [:]
+    /// What `objectiveTrace` measures, for chart axes (e.g. "relative residual ||R|| / ||Y||"); nil: "objective".
+    public var objectiveLabel: String?
+    /// What one entry of `objectiveTrace` is (e.g. "iteration", "pick", "round"); nil: "step".
+    public var stepLabel: String?
 
     public init() {}
 
-    private enum CodingKeys: String, CodingKey { case objectiveTrace, counters, notes, timings, series }
+    private enum CodingKeys: String, CodingKey { case objectiveTrace, counters, notes, timings, series, objectiveLabel, stepLabel }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +45,8 @@ public struct Diagnostics: Sendable, Equatable, Codable {
         timings = try container.decode([String: Double].self, forKey: .timings)
         // Subsets stored before `series` existed have none.
         series = try container.decodeIfPresent([String: [Double]].self, forKey: .series) ?? [:]
+        objectiveLabel = try container.decodeIfPresent(String.self, forKey: .objectiveLabel)
+        stepLabel = try container.decodeIfPresent(String.self, forKey: .stepLabel)
     }
 }
 

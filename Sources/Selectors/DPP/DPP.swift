@@ -60,6 +60,8 @@ public enum DPP {
         guard parameters.beta.isFinite else { throw SelectorError("dpp: beta must be finite") }
         var clock = ContinuousClock.now
         var diagnostics = Diagnostics()
+        diagnostics.objectiveLabel = "log det(L_S)"
+        diagnostics.stepLabel = "pick"
         let scores = try LESS.scores(checkpoints: checkpoints, targetSubtasks: targetSubtasks, progress: progress)
         diagnostics.timings["lessScores"] = seconds(since: &clock)
         let trajectories = try UnitTrajectories(checkpoints, progress: progress)

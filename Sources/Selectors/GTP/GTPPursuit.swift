@@ -58,6 +58,8 @@ extension GTP {
             timings.targets = GTPTiming.seconds(since: clock)
             groups = targets.count
             residual = targets.means
+            diagnostics.objectiveLabel = "relative residual ||R|| / ||Y||"
+            diagnostics.stepLabel = "iteration"
             diagnostics.counters["groups"] = Double(targets.count)
             diagnostics.counters["validationRows"] = Double(layout.targetRows)
             diagnostics.counters["dimension"] = Double(layout.dimension)

@@ -103,6 +103,8 @@ public enum Quad {
         }
         var clock = ContinuousClock.now
         var diagnostics = Diagnostics()
+        diagnostics.objectiveLabel = "rows selected so far"
+        diagnostics.stepLabel = "round"
         let scored = influence.indices.filter { !influence[$0].isNaN }
         guard !scored.isEmpty else {
             throw SelectorError("no row of the gradient column has a usable, non-zero gradient: Quad has nothing to score")

@@ -114,6 +114,8 @@ public enum SPICE {
         var greedy = Greedy(alpha: parameters.alpha, rho: parameters.rho, halfLife: parameters.halfLife, strategy: strategy)
         if parameters.mode != "pool" { greedy.progress = progress }
         var diagnostics = Diagnostics()
+        diagnostics.objectiveLabel = "F(S) = log det(I + alpha sum g g^T)"
+        diagnostics.stepLabel = "pick"
         var members: [Member] = []
         var gains: [Double] = []
         var penalties: [Double] = []

@@ -5,8 +5,8 @@ import Foundation
 extension SPICE {
     /// F(S) = log det(I_d + alpha sum_{i in S} g_i g_i^T) for a given subset, independently of the greedy.
     ///
-    /// Computed through the k x k form log det(I_k + alpha G_S G_S^T) (Sylvester's identity), with the
-    /// Gram matrix and its Cholesky factor in Double: 2 * sum log L_ii. Rows outside
+    /// Computed through the smaller of the k x k form log det(I_k + alpha G_S G_S^T) and the d x d form
+    /// (Sylvester's identity), with the Gram matrix and its Cholesky factor in Double: 2 * sum log L_ii. Rows outside
     /// `gradients.usableRows` carry no vector and add nothing (so subsets from other selectors can be
     /// scored as they are). Throws on a row out of range, a row listed twice, or a NaN/inf value.
     public static func logDet(of rows: [Int], gradients: any VectorSource, alpha: Double) throws -> Double {
@@ -29,17 +29,26 @@ extension SPICE {
             throw SelectorError("spice: row \(usable[bad / d]) holds a NaN or infinity")
         }
         let values = g.values.map(Double.init)
-        var gram = [Double](repeating: 0, count: k * k)
-        for i in 0..<k { gram[i * k + i] = 1 }
+        // The smaller of the two equal forms: I_k + alpha G G^T when k <= d, else I_d + alpha G^T G
+        // (a 13,500-row subset of 512-dim rows: a 512 x 512 factorisation instead of 13,500 x 13,500).
+        let m = min(k, d)
+        var gram = [Double](repeating: 0, count: m * m)
+        for i in 0..<m { gram[i * m + i] = 1 }
         values.withUnsafeBufferPointer { a in
             gram.withUnsafeMutableBufferPointer { c in
-                BLAS.dgemm(
-                    transposeB: true, m: k, n: k, k: d, alpha: alpha, a: a.baseAddress!, lda: d,
-                    b: a.baseAddress!, ldb: d, beta: 1, c: c.baseAddress!, ldc: k)
+                if k <= d {
+                    BLAS.dgemm(
+                        transposeB: true, m: k, n: k, k: d, alpha: alpha, a: a.baseAddress!, lda: d,
+                        b: a.baseAddress!, ldb: d, beta: 1, c: c.baseAddress!, ldc: k)
+                } else {
+                    BLAS.dgemm(
+                        transposeA: true, m: d, n: d, k: k, alpha: alpha, a: a.baseAddress!, lda: d,
+                        b: a.baseAddress!, ldb: d, beta: 1, c: c.baseAddress!, ldc: d)
+                }
             }
         }
         var uplo = CChar(UInt8(ascii: "L"))
-        var n = Int32(k), lda = Int32(k), info: Int32 = 0
+        var n = Int32(m), lda = Int32(m), info: Int32 = 0
         gram.withUnsafeMutableBufferPointer { c in
             dpotrf_(&uplo, &n, c.baseAddress!, &lda, &info, 1)
         }
@@ -47,7 +56,7 @@ extension SPICE {
             throw SelectorError("spice: the Cholesky factorisation failed (info \(info)); the gradients are too large to be represented")
         }
         var total = 0.0
-        for i in 0..<k { total += log(gram[i * k + i]) }
+        for i in 0..<m { total += log(gram[i * m + i]) }
         return 2 * total
     }
 }

@@ -18,6 +18,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Record field whose values to count, e.g. domain.") var label: String?
     @Option(help: "SPICE's alpha for log det.") var alpha = 1.0
     @Option(help: "Embedding cosine at or above which two members are near duplicates.") var nearDuplicate = 0.95
+    @Option(help: "Largest subset whose GTP residual is computed (its cost grows with the square of the rows).") var gtpResidualLimit = CompareOptions().gtpResidualLimit
     @Flag(help: "Print as JSON.") var json = false
 
     func run() throws {
@@ -27,6 +28,7 @@ struct CompareCommand: ParsableCommand {
             options.labelField = label
             options.alpha = alpha
             options.nearDuplicateCosine = nearDuplicate
+            options.gtpResidualLimit = gtpResidualLimit
             let report = try path.open().compare(subsets, options: options)
             if json { return try Terminal.printJSON(report) }
             print(CompareView.render(report))

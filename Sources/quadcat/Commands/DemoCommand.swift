@@ -27,12 +27,19 @@ struct DemoCommand: ParsableCommand {
             print("building the demo in \(directory.path)")
             let started = Date()
             let (catalog, _) = try DemoCatalog.build(in: directory, configuration: configuration) { print("  " + $0) }
-            let report = try DemoCatalog.selectAndCompare(catalog, budget: try Budget(parsing: budget)) { print("  " + $0) }
+            let names = try DemoCatalog.selectAll(catalog, budget: try Budget(parsing: budget)) { print("  " + $0) }
+            var options = ReportOptions()
+            options.compare = DemoCatalog.compareOptions
+            options.command = ReportCommand.commandLine()
+            let figures = try catalog.reportFigures(names, options: options)
+            let page = try figures.write(to: directory.appendingPathComponent("report.html"))
+            let report = figures.comparison
             print("")
             print(CompareView.render(report))
             print("")
             print(String(format: "done in %.1f s. The target domain is python_docs (%.1f%% of the corpus). What each selector is for:", Date().timeIntervalSince(started), 100 * DemoView.share(report.corpusLabels, "python_docs")))
             for line in DemoView.purposes { print("  " + line) }
+            print("report (open it in a browser): \(page.output)")
             print("explore it:")
             let path = catalog.root.path
             print("  quadcat info \(path)")
