@@ -8,6 +8,7 @@ import PackageDescription
 ///   byte shuffle, xxHash64, SHA-256). They live in C because Swift on Linux cannot select AVX2/F16C
 ///   per function, and the conversions must run near memory bandwidth on any x86-64 machine.
 /// - `CLZ4`, `COpenBLAS`: the system liblz4 (apt liblz4-dev) and OpenBLAS (apt libopenblas-dev).
+/// - `COpenSSL`: the system libcrypto (apt libssl-dev), for SHA-256.
 /// - `Ingest`: readers for JSONL, NumPy .npy and safetensors.
 /// - `Selectors`: the selection algorithms, pure functions over row-major Float32 matrices.
 /// - `Catalog`: the catalog directory (SQLite index through GRDB, chunk store), queries and exports.
@@ -28,10 +29,12 @@ let package = Package(
     targets: [
         .target(
             name: "CKernels",
+            dependencies: ["COpenSSL"],
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "Ingest", dependencies: ["CKernels"]),
         .target(name: "Selectors", dependencies: ["CKernels", "COpenBLAS"]),
         .target(

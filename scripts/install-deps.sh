@@ -3,9 +3,10 @@
 #   liblz4-dev       LZ4 block compression of chunks
 #   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
+#   libssl-dev       OpenSSL's libcrypto: SHA-256 (text, recipe and content hashes)
 set -eu
 missing=""
-for package in liblz4-dev libopenblas-dev libsqlite3-dev; do
+for package in liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0
