@@ -4,9 +4,12 @@
 #   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
 #   libssl-dev       OpenSSL's libcrypto: SHA-256 (text, recipe and content hashes)
+#   zlib1g-dev       gzip-compressed JSONL inputs
+#   libzstd-dev      zstd-compressed JSONL inputs
+#   libsimdjson-dev  simdjson, the fast path of the JSONL record parser
 set -eu
 missing=""
-for package in liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev; do
+for package in liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0

@@ -11,6 +11,8 @@ public struct IngestOptions: Sendable {
     /// Add rows to an existing corpus (allowed while it has no feature columns).
     public var append = false
     public var codec: CodecPolicy = .auto
+    /// Threads parsing and encoding records (nil: one per core). The result does not depend on it.
+    public var workers: Int?
 
     public init() {}
 }
@@ -18,10 +20,14 @@ public struct IngestOptions: Sendable {
 /// What an ingest did.
 public struct IngestReport: Codable, Sendable {
     public var corpus: String
+    /// The inputs as given (`-` for standard input).
     public var files: [String]
     public var rowsAdded: Int
     public var totalRows: Int
+    /// Bytes of the inputs as stored (compressed bytes for a compressed input).
     public var bytesRead: Int
+    /// Bytes of JSONL after decompression.
+    public var decodedBytes: Int
     public var bytesStored: Int
     public var seconds: Double
     /// Groups of records whose text is byte-identical (kept, reported).
@@ -33,24 +39,31 @@ public struct IngestReport: Codable, Sendable {
 }
 
 extension Catalog {
-    /// Ingests JSONL records into a corpus (DESIGN §1 `ingest`).
-    ///
-    /// Each record is kept verbatim; its id and text fields are indexed, its text hashed. Exact
-    /// duplicate texts are reported, not dropped. A duplicate id, a malformed line or any other error
-    /// leaves the catalog exactly as it was.
+    /// Ingests JSONL files into a corpus; see ``ingest(corpus:inputs:options:progress:)``.
     public func ingest(
         corpus name: String, files: [URL], options: IngestOptions = IngestOptions(), progress: ProgressHandler? = nil
     ) throws -> IngestReport {
-        guard !files.isEmpty else { throw CatalogError(.invalidRequest, "no input files given") }
+        try ingest(corpus: name, inputs: files.map { .file($0) }, options: options, progress: progress)
+    }
+
+    /// Ingests JSONL records into a corpus (DESIGN §1 `ingest`), the inputs in order.
+    ///
+    /// An input is a file or standard input, plain JSONL or compressed with gzip or zstd (told apart by
+    /// the first bytes), streamed through a pipeline that keeps both cores busy and memory bounded.
+    /// Each record is kept verbatim; its id and text fields are indexed, its text hashed. Exact
+    /// duplicate texts are reported, not dropped. A duplicate id, a malformed line, a damaged or
+    /// truncated input or any other error leaves the catalog exactly as it was.
+    public func ingest(
+        corpus name: String, inputs: [JSONLInput], options: IngestOptions = IngestOptions(), progress: ProgressHandler? = nil
+    ) throws -> IngestReport {
+        try Self.checkInputs(inputs)
+        try JSONLOptions(idField: options.idField, textField: options.textField).check(for: inputs[0])
         let start = Date()
-        let totalBytes = files.compactMap { FileIO.fileSize($0) }.reduce(0, +)
         return try write { staging in
             try database.writeWithoutTransaction { db in
                 var report: IngestReport?
                 try db.inTransaction {
-                    report = try ingestInTransaction(
-                        db, staging: staging, name: name, files: files, options: options, totalBytes: totalBytes,
-                        progress: progress)
+                    report = try ingestInTransaction(db, staging: staging, name: name, inputs: inputs, options: options, progress: progress)
                     return .commit
                 }
                 var finished = report!
@@ -60,75 +73,97 @@ extension Catalog {
         }
     }
 
-    private func ingestInTransaction(
-        _ db: Database, staging: StagingArea, name: String, files: [URL], options: IngestOptions, totalBytes: Int,
-        progress: ProgressHandler?
-    ) throws -> IngestReport {
-        var corpus = try CorpusRow.filter(Column("name") == name).fetchOne(db)
-        if let existing = corpus {
-            guard options.append else {
-                throw CatalogError(.invalidRequest, "corpus '\(name)' already exists (\(existing.rowCount) rows)", remedy: "pass --append to add rows to it, or choose another --corpus name")
-            }
-            let columns = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM feature_column WHERE corpus_id = ?", arguments: [existing.id])!
-            guard columns == 0 else {
-                throw CatalogError(.invalidRequest, "corpus '\(name)' already has \(columns) feature column(s); new rows would have no features", remedy: "ingest into a new corpus instead")
-            }
-            guard existing.idField == options.idField, existing.textField == options.textField else {
-                throw CatalogError(.invalidRequest, "corpus '\(name)' reads ids from '\(existing.idField)' and text from '\(existing.textField)'", remedy: "append with the same --id-field and --text-field")
-            }
-        } else {
-            try db.execute(sql: "INSERT INTO array (dtype, dim, row_count, content_hash) VALUES ('records', 1, 0, '')")
-            var row = CorpusRow(
-                id: nil, name: name, idField: options.idField, textField: options.textField, rowCount: 0,
-                recordsArrayId: db.lastInsertedRowID, createdAt: Self.timestamp())
-            try row.insert(db)
-            row.id = db.lastInsertedRowID
-            corpus = row
+    /// Refuses, before anything is read, inputs that cannot all be read: a missing or unreadable file
+    /// (found now rather than after hours of earlier shards), a directory, standard input twice.
+    private static func checkInputs(_ inputs: [JSONLInput]) throws {
+        guard !inputs.isEmpty else { throw CatalogError(.invalidRequest, "no input files given") }
+        guard inputs.filter({ $0 == .standardInput }).count <= 1 else {
+            throw CatalogError(.invalidRequest, "standard input ('-') is given more than once", remedy: "name it once")
         }
-        let corpusID = corpus!.id!
-        let firstRow = corpus!.rowCount
+        for case .file(let url) in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw CatalogError(.notFound, "\(url.path): no such file", remedy: "check the path (nothing was ingested)")
+            }
+            guard !isDirectory.boolValue else {
+                throw CatalogError(.invalidRequest, "\(url.path) is a directory", remedy: "name the JSONL files in it, e.g. \(url.path)/*.jsonl.zst")
+            }
+            guard FileManager.default.isReadableFile(atPath: url.path) else {
+                throw CatalogError(.invalidRequest, "\(url.path) is not readable", remedy: "check the file's permissions (nothing was ingested)")
+            }
+        }
+    }
+
+    private func ingestInTransaction(
+        _ db: Database, staging: StagingArea, name: String, inputs: [JSONLInput], options: IngestOptions, progress: ProgressHandler?
+    ) throws -> IngestReport {
+        let corpus = try corpusForIngest(name, options: options, db)
+        let corpusID = corpus.id!
+        let firstRow = corpus.rowCount
         var nextRow = firstRow
-        var bytesDone = 0
-        let records = RecordArrayWriter(staging: staging, policy: options.codec)
+        var inputFirstRow = firstRow
+        var storedBytesDone = 0, decodedBytes = 0
+        let totalBytes = Self.totalStoredBytes(inputs)
+        let records = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: options.codec)
         let documents = try DocumentInserter(corpusID: corpusID, db)
         let sourceSeq = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_source WHERE corpus_id = ?", arguments: [corpusID])!
-        for (fileIndex, file) in files.enumerated() {
-            let reader = try JSONLReader(url: file, options: JSONLOptions(idField: options.idField, textField: options.textField))
-            let fileFirstRow = nextRow
-            let fileName = file.lastPathComponent
-            try reader.forEachRecord { record in
-                try records.append(record.raw)
-                var hasher = Hashing.SHA256()
-                hasher.update(record.text)
-                let digest = hasher.finalize()
-                let inserted = try digest.withUnsafeBytes {
-                    try documents.insert(
-                        row: nextRow, id: record.id, contentHash: UnsafeRawBufferPointer(rebasing: $0[0..<16]),
-                        byteLength: record.raw.count, source: "\(fileName):\(record.line)")
+        let pipeline = IngestPipeline(
+            inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
+            workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        var source = RecordSource()
+        try pipeline.run { step in
+            switch step {
+            case .records(let block):
+                if let chunk = block.chunk { try records.write(chunk) }
+                source.start(block.info.input.sourceName)
+                try block.ids.withUnsafeBytes { ids in
+                    try block.textHashes.withUnsafeBytes { hashes in
+                        var idStart = 0
+                        for i in 0..<block.rows {
+                            let id = UnsafeRawBufferPointer(rebasing: ids[idStart..<block.idEnds[i]])
+                            idStart = block.idEnds[i]
+                            let inserted = try source.withLine(block.lines[i]) { source in
+                                try documents.insert(
+                                    row: nextRow, id: id, contentHash: UnsafeRawBufferPointer(rebasing: hashes[16 * i..<16 * i + 16]),
+                                    byteLength: block.byteLengths[i], source: source)
+                            }
+                            if !inserted {
+                                let text = String(decoding: id, as: UTF8.self)
+                                let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, text]) ?? "an earlier record"
+                                throw CatalogError(
+                                    .invalidRequest, "\(block.info.input.displayName): line \(block.lines[i]): duplicate id '\(text)', already used at \(previous)",
+                                    remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
+                            }
+                            nextRow += 1
+                        }
+                    }
                 }
-                if !inserted {
-                    let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, record.id]) ?? "an earlier record"
-                    throw CatalogError(
-                        .invalidRequest, "\(file.path): line \(record.line): duplicate id '\(record.id)', already used at \(previous)",
-                        remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
+                if let error = block.error { throw error }
+                decodedBytes += block.decodedBytes
+                if let progress {
+                    let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
+                    progress(ProgressEvent(
+                        phase: "reading \(block.info.input.sourceName)\(position)", completed: storedBytesDone + block.storedBytesRead,
+                        total: totalBytes, unit: "bytes"))
                 }
-                nextRow += 1
-                if let progress, (nextRow - firstRow) % 2048 == 0 {
-                    progress(ProgressEvent(phase: "reading \(fileName)", completed: bytesDone + reader.bytesRead, total: totalBytes, unit: "bytes"))
-                }
+            case .inputEnd(let info, let storedBytes, let hash):
+                storedBytesDone += storedBytes
+                try db.execute(
+                    sql: "INSERT INTO ingest_source (corpus_id, seq, path, file_hash, first_row, row_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [corpusID, sourceSeq + info.index, info.input.recordedPath, "xxh64:" + Hashing.hex(hash), inputFirstRow,
+                                nextRow - inputFirstRow, Self.timestamp()])
+                inputFirstRow = nextRow
+            case .failure(let error):
+                throw error
             }
-            bytesDone += reader.bytesRead
-            try db.execute(
-                sql: "INSERT INTO ingest_source (corpus_id, seq, path, file_hash, first_row, row_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [corpusID, sourceSeq + fileIndex, file.path, try FileHashing.xxh64(of: file), fileFirstRow, nextRow - fileFirstRow, Self.timestamp()])
         }
         guard nextRow > firstRow else {
-            throw CatalogError(.invalidRequest, "no records in \(files.map(\.path).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")
+            throw CatalogError(.invalidRequest, "no records in \(inputs.map(\.displayName).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")
         }
-        let staged = try records.finish()
+        let staged = records.finish()
         try staging.publish()
 
-        let arrayID = corpus!.recordsArrayId
+        let arrayID = corpus.recordsArrayId
         let existingChunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunk WHERE array_id = ?", arguments: [arrayID])!
         try ArrayIndex.insertChunks(staged.chunks, arrayID: arrayID, seqOffset: existingChunks, rowOffset: firstRow, db)
         let checksums = try String.fetchAll(db, sql: "SELECT checksum FROM chunk WHERE array_id = ? ORDER BY seq", arguments: [arrayID]).map { UInt64($0, radix: 16)! }
@@ -139,9 +174,74 @@ extension Catalog {
         let duplicates = try DuplicateTexts.find(corpusID: corpusID, db)
         let stored = records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
         return IngestReport(
-            corpus: name, files: files.map(\.path), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: bytesDone,
-            bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups, duplicateTextRows: duplicates.extraRows,
-            duplicateExamples: duplicates.examples)
+            corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: storedBytesDone,
+            decodedBytes: decodedBytes, bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups,
+            duplicateTextRows: duplicates.extraRows, duplicateExamples: duplicates.examples)
+    }
+
+    /// The corpus to add rows to: a new one, or an existing one with `append`.
+    private func corpusForIngest(_ name: String, options: IngestOptions, _ db: Database) throws -> CorpusRow {
+        if let existing = try CorpusRow.filter(Column("name") == name).fetchOne(db) {
+            guard options.append else {
+                throw CatalogError(.invalidRequest, "corpus '\(name)' already exists (\(existing.rowCount) rows)", remedy: "pass --append to add rows to it, or choose another --corpus name")
+            }
+            let columns = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM feature_column WHERE corpus_id = ?", arguments: [existing.id])!
+            guard columns == 0 else {
+                throw CatalogError(.invalidRequest, "corpus '\(name)' already has \(columns) feature column(s); new rows would have no features", remedy: "ingest into a new corpus instead")
+            }
+            guard existing.idField == options.idField, existing.textField == options.textField else {
+                throw CatalogError(.invalidRequest, "corpus '\(name)' reads ids from '\(existing.idField)' and text from '\(existing.textField)'", remedy: "append with the same --id-field and --text-field")
+            }
+            return existing
+        }
+        try db.execute(sql: "INSERT INTO array (dtype, dim, row_count, content_hash) VALUES ('records', 1, 0, '')")
+        var row = CorpusRow(
+            id: nil, name: name, idField: options.idField, textField: options.textField, rowCount: 0,
+            recordsArrayId: db.lastInsertedRowID, createdAt: Self.timestamp())
+        try row.insert(db)
+        row.id = db.lastInsertedRowID
+        return row
+    }
+
+    /// The inputs' stored sizes added up, or nil when one is a pipe.
+    private static func totalStoredBytes(_ inputs: [JSONLInput]) -> Int? {
+        var total = 0
+        for input in inputs {
+            switch input {
+            case .file(let url):
+                guard let size = FileIO.fileSize(url) else { return nil }
+                total += size
+            case .standardInput:
+                var info = stat()
+                guard fstat(STDIN_FILENO, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+                total += Int(info.st_size)
+            }
+        }
+        return total
+    }
+}
+
+/// Each document's source, "NAME:LINE", built in one reused buffer (an ingest writes millions).
+private struct RecordSource {
+    private var bytes: [UInt8] = []
+    private var prefixLength = 0
+
+    mutating func start(_ name: String) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        prefixLength = bytes.count
+    }
+
+    mutating func withLine<T>(_ line: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        bytes.removeSubrange(prefixLength...)
+        var n = line
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(n % 10))
+            n /= 10
+        } while n > 0
+        bytes[prefixLength...].reverse()
+        return try bytes.withUnsafeBytes(body)
     }
 }
 

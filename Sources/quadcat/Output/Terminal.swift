@@ -46,11 +46,14 @@ enum Terminal {
 private final class ProgressState: @unchecked Sendable {
     private let lock = NSLock()
     private var last = Date.distantPast
+    /// When and where the first event came, for the rate behind the ETA.
+    private var first: (time: Date, completed: Int)?
 
     func draw(_ event: ProgressEvent) {
         lock.lock()
         defer { lock.unlock() }
         let now = Date()
+        if first == nil { first = (now, event.completed) }
         guard now.timeIntervalSince(last) >= 0.1 else { return }
         last = now
         var line = "\r\u{1B}[K\(event.phase): "
@@ -61,6 +64,10 @@ private final class ProgressState: @unchecked Sendable {
             let filled = min(width, Int(share * Double(width)))
             line += "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
             line += String(format: "%3.0f%% ", share * 100) + done
+            if let first, now.timeIntervalSince(first.time) >= 1, event.completed > first.completed {
+                let rate = Double(event.completed - first.completed) / now.timeIntervalSince(first.time)
+                line += ", ETA " + Format.duration(Double(total - event.completed) / rate)
+            }
         } else {
             line += done
         }
@@ -86,6 +93,19 @@ enum Format {
     }
 
     static func ratio(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    /// "412 MB/s": decimal megabytes per second, as throughput is usually quoted.
+    static func rate(_ bytes: Int, _ seconds: Double) -> String {
+        String(format: "%.0f MB/s", Double(bytes) / max(seconds, 1e-9) / 1e6)
+    }
+
+    /// "1h02m", "3m05s", "42s": a remaining time.
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, s / 60 % 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
 }
 
 /// A plain text table with aligned columns.
