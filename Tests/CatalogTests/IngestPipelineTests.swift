@@ -158,4 +158,29 @@ struct IngestPipelineTests {
         #expect(throws: CatalogError.self) { try catalog.ingest(corpus: "pool", inputs: [.standardInput, .standardInput]) }
         #expect(try catalog.info().corpora.isEmpty)
     }
+
+    @Test func duplicateTextsAreFoundAlikeInMemoryAndByTheIndex() throws {
+        let dir = TemporaryDirectory("pipeline")
+        // Groups of several sizes, spread over blocks, the first groups late in the file.
+        var duplicates = Set<Int>()
+        for start in [30_000, 100, 5_000, 40_000, 7, 12_345, 29_999, 50_000] {
+            for k in 1...(1 + start % 4) { duplicates.insert(start + k) }
+        }
+        try Fixtures.writeCorpus(dir.file("all.jsonl"), rows: 60_000, duplicateTexts: duplicates)
+        let lines = try String(contentsOf: dir.file("all.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (lines[0..<10].joined(separator: "\n") + "\n").write(to: dir.file("head.jsonl"), atomically: true, encoding: .utf8)
+        try (lines[10...].joined(separator: "\n") + "\n").write(to: dir.file("tail.jsonl"), atomically: true, encoding: .utf8)
+        let catalog = try Catalog.create(at: dir.file("c.quadcat"))
+        // A new corpus: the hashes are sorted in memory.
+        let inMemory = try catalog.ingest(corpus: "new", files: [dir.file("all.jsonl")])
+        // An append: the GROUP BY over the index.
+        _ = try catalog.ingest(corpus: "appended", files: [dir.file("head.jsonl")])
+        var options = IngestOptions()
+        options.append = true
+        let byIndex = try catalog.ingest(corpus: "appended", files: [dir.file("tail.jsonl")], options: options)
+        #expect(inMemory.duplicateTextGroups == 7 && inMemory.duplicateTextRows == duplicates.count)
+        #expect(inMemory.duplicateTextGroups == byIndex.duplicateTextGroups && inMemory.duplicateTextRows == byIndex.duplicateTextRows)
+        #expect(inMemory.duplicateExamples == byIndex.duplicateExamples)
+        #expect(inMemory.duplicateExamples.first == ["doc-7", "doc-8", "doc-9", "doc-10", "doc-11"])
+    }
 }

@@ -111,6 +111,7 @@ extension Catalog {
             inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
             workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount)
         var source = RecordSource()
+        var textHashes = TextHashCollector(newCorpus: firstRow == 0)
         try pipeline.run { step in
             switch step {
             case .records(let block):
@@ -139,6 +140,7 @@ extension Catalog {
                     }
                 }
                 if let error = block.error { throw error }
+                textHashes.add(block.textHashes)
                 decodedBytes += block.decodedBytes
                 if let progress {
                     let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
@@ -171,7 +173,8 @@ extension Catalog {
         try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
         try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpusID])
 
-        let duplicates = try DuplicateTexts.find(corpusID: corpusID, db)
+        let duplicates = try textHashes.hashes.map { try DuplicateTexts.find(hashes: $0, corpusID: corpusID, db) }
+            ?? DuplicateTexts.find(corpusID: corpusID, db)
         let stored = records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
         return IngestReport(
             corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: storedBytesDone,
@@ -242,20 +245,5 @@ private struct RecordSource {
         } while n > 0
         bytes[prefixLength...].reverse()
         return try bytes.withUnsafeBytes(body)
-    }
-}
-
-/// Exact-duplicate texts within a corpus, found with one GROUP BY over the text hashes.
-enum DuplicateTexts {
-    static func find(corpusID: Int64, exampleLimit: Int = 5, _ db: Database) throws -> (groups: Int, extraRows: Int, examples: [[String]]) {
-        let groups = try Row.fetchAll(db, sql: """
-            SELECT content_hash, COUNT(*) AS n, MIN(row) AS first FROM document WHERE corpus_id = ?
-            GROUP BY content_hash HAVING COUNT(*) > 1
-            """, arguments: [corpusID])
-        let extra = groups.reduce(0) { $0 + ($1["n"] as Int) - 1 }
-        let examples = try groups.sorted { ($0["first"] as Int) < ($1["first"] as Int) }.prefix(exampleLimit).map { group in
-            try String.fetchAll(db, sql: "SELECT external_id FROM document WHERE corpus_id = ? AND content_hash = ? ORDER BY row LIMIT 5", arguments: [corpusID, group["content_hash"] as Data])
-        }
-        return (groups.count, extra, examples)
     }
 }

@@ -48,6 +48,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "The field holding each record's id.") var idField = "id"
     @Option(help: "The field holding each record's text.") var textField = "text"
     @Flag(help: "Add rows to an existing corpus that has no feature columns yet.") var append = false
+    @Option(help: "Records codec: auto (LZ4 where it saves 10%), raw (faster ingest, more disk) or lz4.") var codec: CodecPolicy = .auto
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -57,6 +58,7 @@ struct IngestCommand: ParsableCommand {
             options.idField = idField
             options.textField = textField
             options.append = append
+            options.codec = codec
             let report = try catalog.ingest(
                 corpus: corpus, inputs: files.map(JSONLInput.init(argument:)), options: options, progress: Terminal.progressLine())
             Terminal.endProgress()
