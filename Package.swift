@@ -64,7 +64,13 @@ let package = Package(
         // Shared by the test targets only: temporary directories, fixture files, running the binary.
         .target(name: "TestSupport", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "CZlib", "CZstd"], path: "Tests/Support"),
         // `make bench`: throughput and selector timings against a NumPy reference (BENCHMARKS.md).
-        .executableTarget(name: "quadcat-bench", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport"]),
+        .executableTarget(
+            name: "quadcat-bench",
+            dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport", "BenchBaselines", "CRecordParser"]),
+        // The bench's baselines for issue 14: the hand-written SHA-256 quadcat had before OpenSSL, and
+        // libxxhash's XXH64 next to our own.
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .target(name: "BenchBaselines", dependencies: ["CXXHash"], cSettings: [.unsafeFlags(["-O3"])]),
         .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels", "TestSupport"]),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),

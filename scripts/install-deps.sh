@@ -7,9 +7,10 @@
 #   zlib1g-dev       gzip-compressed JSONL inputs
 #   libzstd-dev      zstd-compressed JSONL inputs
 #   libsimdjson-dev  simdjson, the fast path of the JSONL record parser
+#   libxxhash-dev    the benchmark's reference xxHash64 (quadcat-bench only)
 set -eu
 missing=""
-for package in liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev; do
+for package in liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libxxhash-dev; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0

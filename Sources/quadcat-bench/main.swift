@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
-//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
+//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--ingest-bytes N]
+//                 [--only catalog|ingest|selectors]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -15,11 +16,15 @@ let only = option("--only")
 
 struct Results: Codable {
     var catalog: CatalogBench.Results?
+    var ingest: IngestBench.Results?
     var selectors: [SelectorBench.Row]?
 }
 var results = Results()
 if only == nil || only == "catalog" {
     results.catalog = try CatalogBench(work: work, rows: Int(option("--rows") ?? "") ?? 500_000).run()
+}
+if only == nil || only == "ingest" {
+    results.ingest = try IngestBench(work: work, repository: repository, bytes: Int(option("--ingest-bytes") ?? "") ?? 1_000_000_000).run()
 }
 if only == nil || only == "selectors" {
     var datasets: [SelectorBench.Dataset] = []
