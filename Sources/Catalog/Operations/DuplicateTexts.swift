@@ -26,7 +26,7 @@ enum DuplicateTexts {
 
     /// From the text hashes of every row of the corpus (16 bytes each, row 0 first), sorted in memory:
     /// a tenth of the GROUP BY's time on a large ingest. Same result as ``find(corpusID:exampleLimit:_:)``.
-    static func find(hashes: [UInt8], corpusID: Int64, exampleLimit: Int = 5, _ db: Database) throws -> Summary {
+    static func find(hashes: consuming [UInt8], corpusID: Int64, exampleLimit: Int = 5, _ db: Database) throws -> Summary {
         struct Entry {
             var high: UInt64
             var low: UInt64
@@ -38,6 +38,7 @@ enum DuplicateTexts {
                       low: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 16 * row + 8, as: UInt64.self)), row: row)
             }
         }
+        _ = consume hashes  // freed before the sort: a large ingest holds the entries only
         entries.sort { ($0.high, $0.low, $0.row) < ($1.high, $1.low, $1.row) }
         var summary = Summary()
         var groups: [ArraySlice<Entry>] = []
@@ -71,6 +72,12 @@ struct TextHashCollector {
     /// Collects for a corpus that starts empty; an append needs the rows already stored, so the
     /// collector stays off.
     init(newCorpus: Bool) { hashes = newCorpus ? [] : nil }
+
+    /// The hashes collected (nil when there are none to use), leaving the collector empty.
+    mutating func take() -> [UInt8]? {
+        defer { hashes = nil }
+        return hashes
+    }
 
     mutating func add(_ rowHashes: [UInt8]) {
         guard hashes != nil else { return }

@@ -80,6 +80,9 @@ extension Catalog {
         guard inputs.filter({ $0 == .standardInput }).count <= 1 else {
             throw CatalogError(.invalidRequest, "standard input ('-') is given more than once", remedy: "name it once")
         }
+        if inputs.contains(.standardInput) && isatty(STDIN_FILENO) == 1 {
+            throw CatalogError(.invalidRequest, "standard input ('-') is a terminal, not JSONL", remedy: "pipe the records in, e.g. zstdcat shard.jsonl.zst | quadcat ingest CAT - --corpus NAME")
+        }
         for case .file(let url) in inputs {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -98,71 +101,33 @@ extension Catalog {
         _ db: Database, staging: StagingArea, name: String, inputs: [JSONLInput], options: IngestOptions, progress: ProgressHandler?
     ) throws -> IngestReport {
         let corpus = try corpusForIngest(name, options: options, db)
-        let corpusID = corpus.id!
         let firstRow = corpus.rowCount
-        var nextRow = firstRow
-        var inputFirstRow = firstRow
-        var storedBytesDone = 0, decodedBytes = 0
-        let totalBytes = Self.totalStoredBytes(inputs)
-        let records = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: options.codec)
-        let documents = try DocumentInserter(corpusID: corpusID, db)
-        let sourceSeq = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_source WHERE corpus_id = ?", arguments: [corpusID])!
+        let sink = try IngestSink(corpusID: corpus.id!, firstRow: firstRow, staging: staging, codec: options.codec, db)
         let pipeline = IngestPipeline(
             inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
             workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount)
-        var source = RecordSource()
-        var textHashes = TextHashCollector(newCorpus: firstRow == 0)
+        let totalBytes = Self.totalStoredBytes(inputs)
         try pipeline.run { step in
             switch step {
             case .records(let block):
-                if let chunk = block.chunk { try records.write(chunk) }
-                source.start(block.info.input.sourceName)
-                try block.ids.withUnsafeBytes { ids in
-                    try block.textHashes.withUnsafeBytes { hashes in
-                        var idStart = 0
-                        for i in 0..<block.rows {
-                            let id = UnsafeRawBufferPointer(rebasing: ids[idStart..<block.idEnds[i]])
-                            idStart = block.idEnds[i]
-                            let inserted = try source.withLine(block.lines[i]) { source in
-                                try documents.insert(
-                                    row: nextRow, id: id, contentHash: UnsafeRawBufferPointer(rebasing: hashes[16 * i..<16 * i + 16]),
-                                    byteLength: block.byteLengths[i], source: source)
-                            }
-                            if !inserted {
-                                let text = String(decoding: id, as: UTF8.self)
-                                let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, text]) ?? "an earlier record"
-                                throw CatalogError(
-                                    .invalidRequest, "\(block.info.input.displayName): line \(block.lines[i]): duplicate id '\(text)', already used at \(previous)",
-                                    remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
-                            }
-                            nextRow += 1
-                        }
-                    }
-                }
-                if let error = block.error { throw error }
-                textHashes.add(block.textHashes)
-                decodedBytes += block.decodedBytes
+                try sink.add(block)
                 if let progress {
                     let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
                     progress(ProgressEvent(
-                        phase: "reading \(block.info.input.sourceName)\(position)", completed: storedBytesDone + block.storedBytesRead,
+                        phase: "reading \(block.info.input.sourceName)\(position)", completed: sink.storedBytesDone + block.storedBytesRead,
                         total: totalBytes, unit: "bytes"))
                 }
             case .inputEnd(let info, let storedBytes, let hash):
-                storedBytesDone += storedBytes
-                try db.execute(
-                    sql: "INSERT INTO ingest_source (corpus_id, seq, path, file_hash, first_row, row_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [corpusID, sourceSeq + info.index, info.input.recordedPath, "xxh64:" + Hashing.hex(hash), inputFirstRow,
-                                nextRow - inputFirstRow, Self.timestamp()])
-                inputFirstRow = nextRow
+                try sink.endInput(info, storedBytes: storedBytes, hash: hash)
             case .failure(let error):
                 throw error
             }
         }
+        let nextRow = sink.nextRow
         guard nextRow > firstRow else {
             throw CatalogError(.invalidRequest, "no records in \(inputs.map(\.displayName).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")
         }
-        let staged = records.finish()
+        let staged = sink.records.finish()
         try staging.publish()
 
         let arrayID = corpus.recordsArrayId
@@ -171,14 +136,13 @@ extension Catalog {
         let checksums = try String.fetchAll(db, sql: "SELECT checksum FROM chunk WHERE array_id = ? ORDER BY seq", arguments: [arrayID]).map { UInt64($0, radix: 16)! }
         let hash = StagedArray.contentHash(dtype: .records, dim: 1, rowCount: nextRow, checksums: checksums)
         try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
-        try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpusID])
+        try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpus.id!])
 
-        let duplicates = try textHashes.hashes.map { try DuplicateTexts.find(hashes: $0, corpusID: corpusID, db) }
-            ?? DuplicateTexts.find(corpusID: corpusID, db)
-        let stored = records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
+        let duplicates = try sink.duplicateTexts()
+        let stored = sink.records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
         return IngestReport(
-            corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: storedBytesDone,
-            decodedBytes: decodedBytes, bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups,
+            corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: sink.storedBytesDone,
+            decodedBytes: sink.decodedBytes, bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups,
             duplicateTextRows: duplicates.extraRows, duplicateExamples: duplicates.examples)
     }
 
@@ -221,29 +185,5 @@ extension Catalog {
             }
         }
         return total
-    }
-}
-
-/// Each document's source, "NAME:LINE", built in one reused buffer (an ingest writes millions).
-private struct RecordSource {
-    private var bytes: [UInt8] = []
-    private var prefixLength = 0
-
-    mutating func start(_ name: String) {
-        bytes.removeAll(keepingCapacity: true)
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(UInt8(ascii: ":"))
-        prefixLength = bytes.count
-    }
-
-    mutating func withLine<T>(_ line: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        bytes.removeSubrange(prefixLength...)
-        var n = line
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(n % 10))
-            n /= 10
-        } while n > 0
-        bytes[prefixLength...].reverse()
-        return try bytes.withUnsafeBytes(body)
     }
 }

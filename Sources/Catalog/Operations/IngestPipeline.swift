@@ -96,14 +96,19 @@ final class IngestPipeline {
         }
         reader.name = "quadcat-reader"
         reader.start()
-        defer {
+        do {
+            while let step = stages.next() {
+                try consume(step)
+            }
+        } catch {
+            // The reader stops at its next block. It is not waited for: it may be blocked reading a
+            // pipe whose writer has gone quiet, and it owns everything it still touches.
             stages.cancel()
-            reading.wait()
             stages.join()
+            throw error
         }
-        while let step = stages.next() {
-            try consume(step)
-        }
+        reading.wait()
+        stages.join()
     }
 
     /// The reading thread: every input in order, cut into blocks.
