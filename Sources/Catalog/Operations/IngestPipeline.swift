@@ -40,13 +40,13 @@ enum IngestStep: Sendable {
     case failure(IngestError)
 }
 
-/// Ingest as a pipeline over both cores (DESIGN §2): one thread reads the inputs (decompressing them)
+/// Ingest as a pipeline over both cores: one thread reads the inputs (decompressing them)
 /// and cuts them into blocks of whole lines; worker threads parse, validate and hash the records and
 /// encode each block as a compressed chunk; the calling thread writes the chunks and index rows in
 /// input order. A bounded number of blocks is in flight, so memory stays bounded whatever the input
 /// size, and the result depends on the input only, never on thread timing.
 final class IngestPipeline {
-    private enum Item: @unchecked Sendable {
+    private enum Item: Sendable {
         case block(IngestInputInfo, LineBlock)
         case inputEnd(IngestInputInfo, storedBytes: Int, hash: UInt64)
         case failure(IngestError)
