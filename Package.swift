@@ -8,7 +8,9 @@ import PackageDescription
 ///   byte shuffle, xxHash64, SHA-256). They live in C because Swift on Linux cannot select AVX2/F16C
 ///   per function, and the conversions must run near memory bandwidth on any x86-64 machine.
 /// - `CLZ4`, `COpenBLAS`: the system liblz4 (apt liblz4-dev) and OpenBLAS (apt libopenblas-dev).
-/// - `Ingest`: readers for JSONL, NumPy .npy and safetensors.
+/// - `COpenSSL`, `CZlib`, `CZstd`: the system libcrypto (SHA-256), zlib and libzstd (compressed JSONL inputs).
+/// - `CRecordParser`: a small C++ shim giving the system simdjson (apt libsimdjson-dev) a C API for Swift.
+/// - `Ingest`: readers for JSONL (plain, gzip or zstd; files or standard input), NumPy .npy and safetensors.
 /// - `Selectors`: the selection algorithms, pure functions over row-major Float32 matrices.
 /// - `Catalog`: the catalog directory (SQLite index through GRDB, chunk store), queries and exports.
 /// - `quadcat`: the command-line tool.
@@ -28,11 +30,21 @@ let package = Package(
     targets: [
         .target(
             name: "CKernels",
+            dependencies: ["COpenSSL"],
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Ingest", dependencies: ["CKernels"]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // simdjson's pkg-config flags are a define SwiftPM refuses to take from pkg-config, so this target
+        // sets it itself: the Debian library is built with threads, which changes dom::parser's layout.
+        .target(
+            name: "CRecordParser",
+            cxxSettings: [.define("SIMDJSON_THREADS_ENABLED"), .unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("simdjson")]),
+        .target(name: "Ingest", dependencies: ["CKernels", "CRecordParser", "CZlib", "CZstd"]),
         .target(name: "Selectors", dependencies: ["CKernels", "COpenBLAS"]),
         .target(
             name: "Catalog",
@@ -50,9 +62,15 @@ let package = Package(
             ]
         ),
         // Shared by the test targets only: temporary directories, fixture files, running the binary.
-        .target(name: "TestSupport", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "CZlib", "CZstd"], path: "Tests/Support"),
         // `make bench`: throughput and selector timings against a NumPy reference (BENCHMARKS.md).
-        .executableTarget(name: "quadcat-bench", dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport"]),
+        .executableTarget(
+            name: "quadcat-bench",
+            dependencies: ["Catalog", "Ingest", "Selectors", "CKernels", "TestSupport", "BenchBaselines", "CRecordParser"]),
+        // The bench's baselines for issue 14: the hand-written SHA-256 quadcat had before OpenSSL, and
+        // libxxhash's XXH64 next to our own.
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .target(name: "BenchBaselines", dependencies: ["CXXHash"], cSettings: [.unsafeFlags(["-O3"])]),
         .testTarget(name: "KernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "CKernels", "TestSupport"]),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors"]),

@@ -3,12 +3,17 @@
 #   liblz4-dev       LZ4 block compression of chunks
 #   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
+#   libssl-dev       OpenSSL's libcrypto: SHA-256 (text, recipe and content hashes)
+#   zlib1g-dev       gzip-compressed JSONL inputs
+#   libzstd-dev      zstd-compressed JSONL inputs
+#   libsimdjson-dev  simdjson, the fast path of the JSONL record parser
+#   libxxhash-dev    the benchmark's reference xxHash64 (quadcat-bench only)
 #   python3-venv     the virtual environment `make test` runs the Python package's tests in (only when
 #                    python3 lacks ensurepip/venv, as Debian's python3 does without this package)
 # and, with --test, what the tests need beyond that:
 #   chromium         headless browser that renders the HTML report in the report tests
 set -eu
-packages="liblz4-dev libopenblas-dev libsqlite3-dev"
+packages="liblz4-dev libopenblas-dev libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev libsimdjson-dev libxxhash-dev"
 if [ "${1:-}" = "--test" ]; then packages="$packages chromium"; fi
 missing=""
 for package in $packages; do

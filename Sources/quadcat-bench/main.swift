@@ -3,7 +3,8 @@ import Selectors
 import TestSupport
 
 // `make bench`: the figures in BENCHMARKS.md. Run it on an otherwise idle machine.
-//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--report-rows N] [--only catalog|selectors|report]
+//   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--ingest-bytes N]
+//                 [--report-rows N] [--only catalog|ingest|selectors|report]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
 BLAS.useOptimizedKernels()
@@ -40,12 +41,16 @@ if arguments.first == "scale" {
 
 struct Results: Codable {
     var catalog: CatalogBench.Results?
+    var ingest: IngestBench.Results?
     var selectors: [SelectorBench.Row]?
     var report: [ReportBench.Row]?
 }
 var results = Results()
 if only == nil || only == "catalog" {
     results.catalog = try CatalogBench(work: work, rows: Int(option("--rows") ?? "") ?? 500_000).run()
+}
+if only == nil || only == "ingest" {
+    results.ingest = try IngestBench(work: work, repository: repository, bytes: Int(option("--ingest-bytes") ?? "") ?? 1_000_000_000).run()
 }
 if only == nil || only == "selectors" {
     var datasets: [SelectorBench.Dataset] = []

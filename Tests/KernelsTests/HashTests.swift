@@ -1,8 +1,9 @@
 import CKernels
 import Foundation
+import Synchronization
 import Testing
 
-@Suite("xxHash64 and SHA-256 match their reference implementations")
+@Suite("xxHash64 and SHA-256 (OpenSSL) match their reference implementations")
 struct HashTests {
     // Digests from the reference `xxhash` Python package (xxhash 4.1.0).
     @Test(arguments: [
@@ -55,5 +56,37 @@ struct HashTests {
         #expect(sha256Hex(twoBlocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
         #expect(sha256Hex(million, chunk: 777) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func oneShotSHA256MatchesStreamingOnEveryThread() {
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        var digest = [UInt8](repeating: 0, count: 32)
+        qc_sha256(million, million.count, &digest)
+        #expect(digest.map { String(format: "%02x", $0) }.joined() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        qc_sha256(nil, 0, &digest)
+        #expect(digest.map { String(format: "%02x", $0) }.joined() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // Documents of every length around the 64-byte block size, hashed on several threads at once
+        // (each thread reuses its own context), against the streaming form.
+        let data = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        let lengths = Array(0...200) + [1000, 4095, 4096]
+        let expected = lengths.map { sha256Hex(Array(data[0..<$0]), chunk: 13) }
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            var out = [UInt8](repeating: 0, count: 32)
+            for (i, length) in lengths.enumerated() {
+                data.withUnsafeBytes { qc_sha256($0.baseAddress, length, &out) }
+                if out.map({ String(format: "%02x", $0) }).joined() != expected[i] { mismatches.withLock { $0 += 1 } }
+            }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
+    }
+
+    @Test func abandonedStreamingStateIsReleased() {
+        var state = qc_sha256_state()
+        qc_sha256_init(&state)
+        qc_sha256_update(&state, "abc", 3)
+        qc_sha256_discard(&state)
+        #expect(state.context == nil)
+        qc_sha256_discard(&state)  // twice is harmless
     }
 }

@@ -20,15 +20,15 @@ public enum QuadcatBinary {
         public var signaled: Bool
     }
 
-    /// Runs `quadcat` with `arguments` and waits for it.
+    /// Runs `quadcat` with `arguments` and waits for it; `input`, when given, is piped to its standard input.
     @discardableResult
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = try start(arguments, environment: environment)
+    public static func run(_ arguments: [String], environment: [String: String] = [:], input: Data? = nil) throws -> Result {
+        let process = try start(arguments, environment: environment, input: input)
         return finish(process)
     }
 
     /// Starts `quadcat` without waiting (for the crash tests).
-    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
+    public static func start(_ arguments: [String], environment: [String: String] = [:], input: Data? = nil) throws -> RunningProcess {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -36,7 +36,18 @@ public enum QuadcatBinary {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { process.standardInput = stdin }
         try process.run()
+        if let stdin, let input {
+            // A child that stops reading early (an error) must not kill the test process.
+            signal(SIGPIPE, SIG_IGN)
+            // Written from another thread: the pipe holds 64 KiB, and the child reads while we wait.
+            Thread.detachNewThread {
+                try? stdin.fileHandleForWriting.write(contentsOf: input)
+                try? stdin.fileHandleForWriting.close()
+            }
+        }
         return RunningProcess(process: process, stdout: out, stderr: err)
     }
 

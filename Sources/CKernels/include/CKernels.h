@@ -2,7 +2,7 @@
 //
 // Every function picks an AVX2/F16C path at run time when the CPU has it and falls back to portable C
 // otherwise, so one binary runs on any x86-64 (and on other architectures through the portable path).
-// All element counts are in elements, not bytes. No function allocates.
+// All element counts are in elements, not bytes. Nothing allocates but the SHA-256 state (OpenSSL).
 #ifndef QUADCAT_CKERNELS_H
 #define QUADCAT_CKERNELS_H
 
@@ -85,18 +85,20 @@ uint64_t qc_xxh64_digest(const qc_xxh64_state *state);
 /// One-shot xxHash64 (Yann Collet's XXH64, bit-compatible with the reference).
 uint64_t qc_xxh64(const void *data, size_t len, uint64_t seed);
 
-/// SHA-256 state for streaming use. Treat as opaque.
+/// SHA-256 (OpenSSL's libcrypto) for streaming use: `qc_sha256_init` allocates the state's context,
+/// `qc_sha256_final` or `qc_sha256_discard` releases it. Treat as opaque.
 typedef struct {
-    uint32_t h[8];
-    uint64_t total_len;
-    uint8_t buffer[64];
-    uint32_t buffered;
+    void *context;
 } qc_sha256_state;
 
 void qc_sha256_init(qc_sha256_state *state);
 void qc_sha256_update(qc_sha256_state *state, const void *data, size_t len);
-/// Writes the 32-byte digest to `out`. The state must not be updated afterwards.
+/// Writes the 32-byte digest to `out` and releases the state. The state must not be used afterwards.
 void qc_sha256_final(qc_sha256_state *state, uint8_t out[32]);
+/// Releases a state without computing its digest (an abandoned hash).
+void qc_sha256_discard(qc_sha256_state *state);
+/// One-shot SHA-256 of `len` bytes. Allocates nothing after a thread's first call; safe from any thread.
+void qc_sha256(const void *data, size_t len, uint8_t out[32]);
 
 // MARK: - File helpers
 

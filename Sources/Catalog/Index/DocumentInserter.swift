@@ -20,17 +20,17 @@ struct DocumentInserter {
             """)
     }
 
-    /// Inserts one document; returns false when the id is already used in the corpus.
-    func insert(row: Int, id: String, contentHash: UnsafeRawBufferPointer, byteLength: Int, source: String) throws -> Bool {
+    /// Inserts one document; returns false when the id is already used in the corpus. `id` and
+    /// `source` are UTF-8.
+    func insert(row: Int, id: UnsafeRawBufferPointer, contentHash: UnsafeRawBufferPointer, byteLength: Int, source: UnsafeRawBufferPointer) throws -> Bool {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
         sqlite3_bind_int64(s, 1, corpusID)
         sqlite3_bind_int64(s, 2, Int64(row))
-        var id = id, source = source
-        id.withUTF8 { _ = sqlite3_bind_text(s, 3, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count), Self.transient) }
+        sqlite3_bind_text(s, 3, id.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(id.count), Self.transient)
         sqlite3_bind_blob(s, 4, contentHash.baseAddress, Int32(contentHash.count), Self.transient)
         sqlite3_bind_int64(s, 5, Int64(byteLength))
-        source.withUTF8 { _ = sqlite3_bind_text(s, 6, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), Int32($0.count), Self.transient) }
+        sqlite3_bind_text(s, 6, source.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(source.count), Self.transient)
         // GRDB turns on extended result codes (SQLITE_CONSTRAINT_UNIQUE and friends).
         let code = sqlite3_step(s) & 0xFF
         switch code {

@@ -35,6 +35,8 @@ public struct CatalogInfo: Codable, Sendable {
         public var idField: String
         public var textField: String
         public var records: Storage
+        /// sha256 over the records chunks (DESIGN §3): equal for equal records, however they came in.
+        public var contentHash: String
         public var columns: [Column]
         public var subsets: Int
     }
@@ -68,7 +70,8 @@ extension Catalog {
                 let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset WHERE corpus_id = ?", arguments: [corpus.id])!
                 return CatalogInfo.Corpus(
                     name: corpus.name, rows: corpus.rowCount, idField: corpus.idField, textField: corpus.textField,
-                    records: try storage(of: [corpus.recordsArrayId], db), columns: columns, subsets: subsets)
+                    records: try storage(of: [corpus.recordsArrayId], db), contentHash: try ArrayIndex.load(corpus.recordsArrayId, db).contentHash,
+                    columns: columns, subsets: subsets)
             }
             let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset")!
             var codecs: [String: CatalogInfo.Storage] = [:]

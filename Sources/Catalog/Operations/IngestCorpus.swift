@@ -11,6 +11,8 @@ public struct IngestOptions: Sendable {
     /// Add rows to an existing corpus (allowed while it has no feature columns).
     public var append = false
     public var codec: CodecPolicy = .auto
+    /// Threads parsing and encoding records (nil: one per core). The result does not depend on it.
+    public var workers: Int?
 
     public init() {}
 }
@@ -18,10 +20,14 @@ public struct IngestOptions: Sendable {
 /// What an ingest did.
 public struct IngestReport: Codable, Sendable {
     public var corpus: String
+    /// The inputs as given (`-` for standard input).
     public var files: [String]
     public var rowsAdded: Int
     public var totalRows: Int
+    /// Bytes of the inputs as stored (compressed bytes for a compressed input).
     public var bytesRead: Int
+    /// Bytes of JSONL after decompression.
+    public var decodedBytes: Int
     public var bytesStored: Int
     public var seconds: Double
     /// Groups of records whose text is byte-identical (kept, reported).
@@ -33,24 +39,31 @@ public struct IngestReport: Codable, Sendable {
 }
 
 extension Catalog {
-    /// Ingests JSONL records into a corpus (DESIGN §1 `ingest`).
-    ///
-    /// Each record is kept verbatim; its id and text fields are indexed, its text hashed. Exact
-    /// duplicate texts are reported, not dropped. A duplicate id, a malformed line or any other error
-    /// leaves the catalog exactly as it was.
+    /// Ingests JSONL files into a corpus; see ``ingest(corpus:inputs:options:progress:)``.
     public func ingest(
         corpus name: String, files: [URL], options: IngestOptions = IngestOptions(), progress: ProgressHandler? = nil
     ) throws -> IngestReport {
-        guard !files.isEmpty else { throw CatalogError(.invalidRequest, "no input files given") }
+        try ingest(corpus: name, inputs: files.map { .file($0) }, options: options, progress: progress)
+    }
+
+    /// Ingests JSONL records into a corpus (DESIGN §1 `ingest`), the inputs in order.
+    ///
+    /// An input is a file or standard input, plain JSONL or compressed with gzip or zstd (told apart by
+    /// the first bytes), streamed through a pipeline that keeps both cores busy and memory bounded.
+    /// Each record is kept verbatim; its id and text fields are indexed, its text hashed. Exact
+    /// duplicate texts are reported, not dropped. A duplicate id, a malformed line, a damaged or
+    /// truncated input or any other error leaves the catalog exactly as it was.
+    public func ingest(
+        corpus name: String, inputs: [JSONLInput], options: IngestOptions = IngestOptions(), progress: ProgressHandler? = nil
+    ) throws -> IngestReport {
+        try Self.checkInputs(inputs)
+        try JSONLOptions(idField: options.idField, textField: options.textField).check(for: inputs[0])
         let start = Date()
-        let totalBytes = files.compactMap { FileIO.fileSize($0) }.reduce(0, +)
         return try write { staging in
             try database.writeWithoutTransaction { db in
                 var report: IngestReport?
                 try db.inTransaction {
-                    report = try ingestInTransaction(
-                        db, staging: staging, name: name, files: files, options: options, totalBytes: totalBytes,
-                        progress: progress)
+                    report = try ingestInTransaction(db, staging: staging, name: name, inputs: inputs, options: options, progress: progress)
                     return .commit
                 }
                 var finished = report!
@@ -60,12 +73,82 @@ extension Catalog {
         }
     }
 
+    /// Refuses, before anything is read, inputs that cannot all be read: a missing or unreadable file
+    /// (found now rather than after hours of earlier shards), a directory, standard input twice.
+    private static func checkInputs(_ inputs: [JSONLInput]) throws {
+        guard !inputs.isEmpty else { throw CatalogError(.invalidRequest, "no input files given") }
+        guard inputs.filter({ $0 == .standardInput }).count <= 1 else {
+            throw CatalogError(.invalidRequest, "standard input ('-') is given more than once", remedy: "name it once")
+        }
+        if inputs.contains(.standardInput) && isatty(STDIN_FILENO) == 1 {
+            throw CatalogError(.invalidRequest, "standard input ('-') is a terminal, not JSONL", remedy: "pipe the records in, e.g. zstdcat shard.jsonl.zst | quadcat ingest CAT - --corpus NAME")
+        }
+        for case .file(let url) in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw CatalogError(.notFound, "\(url.path): no such file", remedy: "check the path (nothing was ingested)")
+            }
+            guard !isDirectory.boolValue else {
+                throw CatalogError(.invalidRequest, "\(url.path) is a directory", remedy: "name the JSONL files in it, e.g. \(url.path)/*.jsonl.zst")
+            }
+            guard FileManager.default.isReadableFile(atPath: url.path) else {
+                throw CatalogError(.invalidRequest, "\(url.path) is not readable", remedy: "check the file's permissions (nothing was ingested)")
+            }
+        }
+    }
+
     private func ingestInTransaction(
-        _ db: Database, staging: StagingArea, name: String, files: [URL], options: IngestOptions, totalBytes: Int,
-        progress: ProgressHandler?
+        _ db: Database, staging: StagingArea, name: String, inputs: [JSONLInput], options: IngestOptions, progress: ProgressHandler?
     ) throws -> IngestReport {
-        var corpus = try CorpusRow.filter(Column("name") == name).fetchOne(db)
-        if let existing = corpus {
+        let corpus = try corpusForIngest(name, options: options, db)
+        let firstRow = corpus.rowCount
+        let sink = try IngestSink(corpusID: corpus.id!, firstRow: firstRow, staging: staging, codec: options.codec, db)
+        let pipeline = IngestPipeline(
+            inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
+            workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        let totalBytes = Self.totalStoredBytes(inputs)
+        try pipeline.run { step in
+            switch step {
+            case .records(let block):
+                try sink.add(block)
+                if let progress {
+                    let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
+                    progress(ProgressEvent(
+                        phase: "reading \(block.info.input.sourceName)\(position)", completed: sink.storedBytesDone + block.storedBytesRead,
+                        total: totalBytes, unit: "bytes"))
+                }
+            case .inputEnd(let info, let storedBytes, let hash):
+                try sink.endInput(info, storedBytes: storedBytes, hash: hash)
+            case .failure(let error):
+                throw error
+            }
+        }
+        let nextRow = sink.nextRow
+        guard nextRow > firstRow else {
+            throw CatalogError(.invalidRequest, "no records in \(inputs.map(\.displayName).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")
+        }
+        let staged = sink.records.finish()
+        try staging.publish()
+
+        let arrayID = corpus.recordsArrayId
+        let existingChunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunk WHERE array_id = ?", arguments: [arrayID])!
+        try ArrayIndex.insertChunks(staged.chunks, arrayID: arrayID, seqOffset: existingChunks, rowOffset: firstRow, db)
+        let checksums = try String.fetchAll(db, sql: "SELECT checksum FROM chunk WHERE array_id = ? ORDER BY seq", arguments: [arrayID]).map { UInt64($0, radix: 16)! }
+        let hash = StagedArray.contentHash(dtype: .records, dim: 1, rowCount: nextRow, checksums: checksums)
+        try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
+        try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpus.id!])
+
+        let duplicates = try sink.duplicateTexts()
+        let stored = sink.records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
+        return IngestReport(
+            corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: sink.storedBytesDone,
+            decodedBytes: sink.decodedBytes, bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups,
+            duplicateTextRows: duplicates.extraRows, duplicateExamples: duplicates.examples)
+    }
+
+    /// The corpus to add rows to: a new one, or an existing one with `append`.
+    private func corpusForIngest(_ name: String, options: IngestOptions, _ db: Database) throws -> CorpusRow {
+        if let existing = try CorpusRow.filter(Column("name") == name).fetchOne(db) {
             guard options.append else {
                 throw CatalogError(.invalidRequest, "corpus '\(name)' already exists (\(existing.rowCount) rows)", remedy: "pass --append to add rows to it, or choose another --corpus name")
             }
@@ -76,86 +159,31 @@ extension Catalog {
             guard existing.idField == options.idField, existing.textField == options.textField else {
                 throw CatalogError(.invalidRequest, "corpus '\(name)' reads ids from '\(existing.idField)' and text from '\(existing.textField)'", remedy: "append with the same --id-field and --text-field")
             }
-        } else {
-            try db.execute(sql: "INSERT INTO array (dtype, dim, row_count, content_hash) VALUES ('records', 1, 0, '')")
-            var row = CorpusRow(
-                id: nil, name: name, idField: options.idField, textField: options.textField, rowCount: 0,
-                recordsArrayId: db.lastInsertedRowID, createdAt: Self.timestamp())
-            try row.insert(db)
-            row.id = db.lastInsertedRowID
-            corpus = row
+            return existing
         }
-        let corpusID = corpus!.id!
-        let firstRow = corpus!.rowCount
-        var nextRow = firstRow
-        var bytesDone = 0
-        let records = RecordArrayWriter(staging: staging, policy: options.codec)
-        let documents = try DocumentInserter(corpusID: corpusID, db)
-        let sourceSeq = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_source WHERE corpus_id = ?", arguments: [corpusID])!
-        for (fileIndex, file) in files.enumerated() {
-            let reader = try JSONLReader(url: file, options: JSONLOptions(idField: options.idField, textField: options.textField))
-            let fileFirstRow = nextRow
-            let fileName = file.lastPathComponent
-            try reader.forEachRecord { record in
-                try records.append(record.raw)
-                var hasher = Hashing.SHA256()
-                hasher.update(record.text)
-                let digest = hasher.finalize()
-                let inserted = try digest.withUnsafeBytes {
-                    try documents.insert(
-                        row: nextRow, id: record.id, contentHash: UnsafeRawBufferPointer(rebasing: $0[0..<16]),
-                        byteLength: record.raw.count, source: "\(fileName):\(record.line)")
-                }
-                if !inserted {
-                    let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, record.id]) ?? "an earlier record"
-                    throw CatalogError(
-                        .invalidRequest, "\(file.path): line \(record.line): duplicate id '\(record.id)', already used at \(previous)",
-                        remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
-                }
-                nextRow += 1
-                if let progress, (nextRow - firstRow) % 2048 == 0 {
-                    progress(ProgressEvent(phase: "reading \(fileName)", completed: bytesDone + reader.bytesRead, total: totalBytes, unit: "bytes"))
-                }
-            }
-            bytesDone += reader.bytesRead
-            try db.execute(
-                sql: "INSERT INTO ingest_source (corpus_id, seq, path, file_hash, first_row, row_count, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [corpusID, sourceSeq + fileIndex, file.path, try FileHashing.xxh64(of: file), fileFirstRow, nextRow - fileFirstRow, Self.timestamp()])
-        }
-        guard nextRow > firstRow else {
-            throw CatalogError(.invalidRequest, "no records in \(files.map(\.path).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")
-        }
-        let staged = try records.finish()
-        try staging.publish()
-
-        let arrayID = corpus!.recordsArrayId
-        let existingChunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunk WHERE array_id = ?", arguments: [arrayID])!
-        try ArrayIndex.insertChunks(staged.chunks, arrayID: arrayID, seqOffset: existingChunks, rowOffset: firstRow, db)
-        let checksums = try String.fetchAll(db, sql: "SELECT checksum FROM chunk WHERE array_id = ? ORDER BY seq", arguments: [arrayID]).map { UInt64($0, radix: 16)! }
-        let hash = StagedArray.contentHash(dtype: .records, dim: 1, rowCount: nextRow, checksums: checksums)
-        try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
-        try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpusID])
-
-        let duplicates = try DuplicateTexts.find(corpusID: corpusID, db)
-        let stored = records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
-        return IngestReport(
-            corpus: name, files: files.map(\.path), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: bytesDone,
-            bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups, duplicateTextRows: duplicates.extraRows,
-            duplicateExamples: duplicates.examples)
+        try db.execute(sql: "INSERT INTO array (dtype, dim, row_count, content_hash) VALUES ('records', 1, 0, '')")
+        var row = CorpusRow(
+            id: nil, name: name, idField: options.idField, textField: options.textField, rowCount: 0,
+            recordsArrayId: db.lastInsertedRowID, createdAt: Self.timestamp())
+        try row.insert(db)
+        row.id = db.lastInsertedRowID
+        return row
     }
-}
 
-/// Exact-duplicate texts within a corpus, found with one GROUP BY over the text hashes.
-enum DuplicateTexts {
-    static func find(corpusID: Int64, exampleLimit: Int = 5, _ db: Database) throws -> (groups: Int, extraRows: Int, examples: [[String]]) {
-        let groups = try Row.fetchAll(db, sql: """
-            SELECT content_hash, COUNT(*) AS n, MIN(row) AS first FROM document WHERE corpus_id = ?
-            GROUP BY content_hash HAVING COUNT(*) > 1
-            """, arguments: [corpusID])
-        let extra = groups.reduce(0) { $0 + ($1["n"] as Int) - 1 }
-        let examples = try groups.sorted { ($0["first"] as Int) < ($1["first"] as Int) }.prefix(exampleLimit).map { group in
-            try String.fetchAll(db, sql: "SELECT external_id FROM document WHERE corpus_id = ? AND content_hash = ? ORDER BY row LIMIT 5", arguments: [corpusID, group["content_hash"] as Data])
+    /// The inputs' stored sizes added up, or nil when one is a pipe.
+    private static func totalStoredBytes(_ inputs: [JSONLInput]) -> Int? {
+        var total = 0
+        for input in inputs {
+            switch input {
+            case .file(let url):
+                guard let size = FileIO.fileSize(url) else { return nil }
+                total += size
+            case .standardInput:
+                var info = stat()
+                guard fstat(STDIN_FILENO, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+                total += Int(info.st_size)
+            }
         }
-        return (groups.count, extra, examples)
+        return total
     }
 }

@@ -191,7 +191,7 @@ public final class ShardSet: @unchecked Sendable {
         let exists = try head.database.read { try CorpusRow.filter(Column("name") == manifest.corpus).fetchCount($0) > 0 }
         guard !exists else { return }
         try head.write { staging in
-            let empty = try RecordArrayWriter(staging: staging, policy: .auto).finish()
+            let empty = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: .auto).finish()
             try staging.publish()
             try head.database.write { db in
                 var row = CorpusRow(

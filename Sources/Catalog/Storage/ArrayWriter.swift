@@ -41,22 +41,30 @@ final class ChunkSink {
         precondition(rows > 0)
         let checksum = Hashing.xxh64(raw)
         let (codec, stored) = PayloadCodec.encode(raw, dtype: dtype, policy: policy)
-        let storedLength = stored?.count ?? raw.count
         let header = ChunkHeader(
             dtype: dtype, codec: codec, rows: rows, dim: dim, rawLength: raw.count,
-            storedLength: storedLength, checksum: checksum)
-        let placed: (file: String, offset: Int, length: Int)
+            storedLength: stored?.count ?? raw.count, checksum: checksum)
         if let stored {
-            placed = try stored.withUnsafeBytes { try staging.append(header: header, payload: $0) }
+            try stored.withUnsafeBytes { try append(header, payload: $0) }
         } else {
-            placed = try staging.append(header: header, payload: raw)
+            try append(header, payload: raw)
         }
+    }
+
+    /// Writes a chunk encoded elsewhere (on a worker thread, see ``EncodedChunk``).
+    func write(_ chunk: EncodedChunk) throws {
+        precondition(chunk.header.dtype == dtype && chunk.header.dim == dim && chunk.header.rows > 0)
+        try chunk.stored.withUnsafeBytes { try append(chunk.header, payload: $0) }
+    }
+
+    private func append(_ header: ChunkHeader, payload: UnsafeRawBufferPointer) throws {
+        let placed = try staging.append(header: header, payload: payload)
         chunks.append(ChunkRecord(
-            seq: chunks.count, firstRow: rowCount, rowCount: rows, file: placed.file, offset: placed.offset,
-            length: placed.length, codec: codec, rawLength: raw.count, checksum: checksum))
-        rowCount += rows
-        let previous = bytesByCodec[codec] ?? (0, 0)
-        bytesByCodec[codec] = (previous.raw + raw.count, previous.stored + storedLength)
+            seq: chunks.count, firstRow: rowCount, rowCount: header.rows, file: placed.file, offset: placed.offset,
+            length: placed.length, codec: header.codec, rawLength: header.rawLength, checksum: header.checksum))
+        rowCount += header.rows
+        let previous = bytesByCodec[header.codec] ?? (0, 0)
+        bytesByCodec[header.codec] = (previous.raw + header.rawLength, previous.stored + header.storedLength)
     }
 
     func finish() -> StagedArray {
@@ -157,40 +165,69 @@ final class VectorArrayWriter {
     }
 }
 
-/// Writes variable-length records (payload: rows+1 u64 offsets, then the bytes).
-final class RecordArrayWriter {
-    private let sink: ChunkSink
-    private var offsets: [UInt64] = [0]
-    private var bytes: [UInt8] = []
+/// A chunk checksummed and compressed off the thread that writes it (ingest encodes records on its
+/// worker threads, then writes the chunks in order).
+struct EncodedChunk: Sendable {
+    var header: ChunkHeader
+    /// The payload as stored (compressed, or the raw bytes).
+    var stored: [UInt8]
 
-    init(staging: StagingArea, policy: CodecPolicy) {
-        sink = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: policy)
-        bytes.reserveCapacity(targetChunkBytes)
+    init(dtype: StoredDType, dim: Int, rows: Int, raw: UnsafeRawBufferPointer, policy: CodecPolicy) {
+        let (codec, compressed) = PayloadCodec.encode(raw, dtype: dtype, policy: policy)
+        stored = compressed ?? Array(raw)
+        header = ChunkHeader(
+            dtype: dtype, codec: codec, rows: rows, dim: dim, rawLength: raw.count, storedLength: stored.count,
+            checksum: Hashing.xxh64(raw))
+    }
+}
+
+/// Builds the raw payload of a records chunk (rows + 1 little-endian u64 offsets, then the bytes)
+/// from records appended one by one, in one reusable buffer.
+final class RecordPayloadBuilder {
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// Bytes start here; the offsets are put in front of them at the end.
+    private var bytesStart = 0
+    private var bytesEnd = 0
+    private var offsets: [UInt64] = []
+
+    init() {
+        capacity = targetChunkBytes + (64 << 10)
+        buffer = .allocate(byteCount: capacity, alignment: 64)
     }
 
-    var bytesByCodec: [ChunkCodec: (raw: Int, stored: Int)] { sink.bytesByCodec }
+    deinit { buffer.deallocate() }
 
-    func append(_ record: UnsafeRawBufferPointer) throws {
-        bytes.append(contentsOf: record)
-        offsets.append(UInt64(bytes.count))
-        if bytes.count + offsets.count * 8 >= targetChunkBytes { try flush() }
+    var rows: Int { max(0, offsets.count - 1) }
+
+    /// Starts a payload of at most `maxRows` records totalling at most `maxBytes` bytes.
+    func reset(maxRows: Int, maxBytes: Int) {
+        bytesStart = (maxRows + 1) * 8
+        let needed = bytesStart + maxBytes
+        if needed > capacity {
+            buffer.deallocate()
+            capacity = needed
+            buffer = .allocate(byteCount: capacity, alignment: 64)
+        }
+        bytesEnd = bytesStart
+        offsets.removeAll(keepingCapacity: true)
+        offsets.append(0)
     }
 
-    private func flush() throws {
-        let rows = offsets.count - 1
-        guard rows > 0 else { return }
-        var payload = [UInt8]()
-        payload.reserveCapacity(offsets.count * 8 + bytes.count)
-        for offset in offsets { withUnsafeBytes(of: offset.littleEndian) { payload.append(contentsOf: $0) } }
-        payload.append(contentsOf: bytes)
-        try payload.withUnsafeBytes { try sink.write(rows: rows, raw: $0) }
-        offsets = [0]
-        bytes.removeAll(keepingCapacity: true)
+    func append(_ record: UnsafeRawBufferPointer) {
+        precondition(bytesEnd + record.count <= capacity && offsets.count * 8 <= bytesStart, "payload overflow")
+        if record.count > 0 { (buffer + bytesEnd).copyMemory(from: record.baseAddress!, byteCount: record.count) }
+        bytesEnd += record.count
+        offsets.append(UInt64(bytesEnd - bytesStart))
     }
 
-    func finish() throws -> StagedArray {
-        try flush()
-        return sink.finish()
+    /// The finished payload (valid until the next `reset`).
+    func payload() -> UnsafeRawBufferPointer {
+        let start = bytesStart - offsets.count * 8
+        for (i, offset) in offsets.enumerated() {
+            (buffer + start + i * 8).storeBytes(of: offset.littleEndian, as: UInt64.self)
+        }
+        return UnsafeRawBufferPointer(start: buffer + start, count: bytesEnd - start)
     }
 }
 

@@ -54,15 +54,14 @@ enum PayloadCodec {
         return shuffled.withUnsafeBytes { shuffledBytes in
             if !shuffled.isEmpty { input = shuffledBytes }
             let bound = Int(LZ4_compressBound(Int32(input.count)))
-            var out = [UInt8](repeating: 0, count: bound)
-            let written = out.withUnsafeMutableBytes { target in
-                LZ4_compress_default(
-                    input.baseAddress!.assumingMemoryBound(to: CChar.self), target.baseAddress!.assumingMemoryBound(to: CChar.self),
+            // Uninitialised: LZ4 writes what it returns, and zeroing 4 MiB per chunk costs a pass.
+            return [UInt8](unsafeUninitializedCapacity: bound) { target, count in
+                let written = LZ4_compress_default(
+                    input.baseAddress!.assumingMemoryBound(to: CChar.self), UnsafeMutableRawPointer(target.baseAddress!).assumingMemoryBound(to: CChar.self),
                     Int32(input.count), Int32(bound))
+                precondition(written > 0, "LZ4 failed to compress \(input.count) bytes")
+                count = Int(written)
             }
-            precondition(written > 0, "LZ4 failed to compress \(input.count) bytes")
-            out.removeSubrange(Int(written)...)
-            return out
         }
     }
 

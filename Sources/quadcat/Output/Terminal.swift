@@ -102,6 +102,11 @@ enum Format {
 
     static func ratio(_ value: Double) -> String { String(format: "%.3f", value) }
 
+    /// "412 MB/s": decimal megabytes per second, as throughput is usually quoted.
+    static func rate(_ bytes: Int, _ seconds: Double) -> String {
+        String(format: "%.0f MB/s", Double(bytes) / max(seconds, 1e-9) / 1e6)
+    }
+
     /// A remaining time: "45 s", "3 min 20 s", "1 h 05 min".
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
