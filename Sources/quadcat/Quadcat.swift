@@ -31,7 +31,7 @@ struct Quadcat: ParsableCommand {
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
             LogCommand.self, ShowCommand.self, CompareCommand.self, ReportCommand.self, DiffCommand.self, ExportCommand.self, TagCommand.self,
             InfoCommand.self,
-            VerifyCommand.self, GCCommand.self, DemoCommand.self,
+            VerifyCommand.self, GCCommand.self, SetCommand.self, StepCommand.self, MergeCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -103,16 +103,7 @@ public final class ShardSet: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(manifest)
-        let temporary = manifestURL.appendingPathExtension("partial")
-        do {
-            try data.write(to: temporary)
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.synchronize()
-            try handle.close()
-            _ = try FileManager.default.replaceItemAt(manifestURL, withItemAt: temporary)
-        } catch {
-            throw CatalogError(.io, "cannot write \(manifestURL.path): \(error.localizedDescription)")
-        }
+        try ShardJob.writeAtomically(data, to: manifestURL)
     }
 
     // MARK: Adding shards
@@ -155,6 +146,7 @@ public final class ShardSet: @unchecked Sendable {
             added.append(shard)
         }
         try ensureHeadCorpus()
+        if !manifest.shards.isEmpty { try copyTargets(from: try shard(0)) }
         try saveManifest()
         return added
     }

@@ -16,7 +16,7 @@ struct SelectorInputs {
     var rowCount: Int
     var checkpoints: [CheckpointGradients] = []
     var targetSubtasks: [Int]?
-    var embeddings: StoredVectors?
+    var embeddings: (any VectorSource)?
     /// The target's embeddings (RDS).
     var targetEmbeddings: Matrix?
     var lineage: [SubsetInput] = []

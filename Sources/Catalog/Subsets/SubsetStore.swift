@@ -85,12 +85,34 @@ extension Catalog {
         }
         try Self.checkSelection(selection, rowCount: inputs.rowCount, budget: budget, selector: prepared.name)
 
-        var recipe = Hashing.SHA256()
-        recipe.update("quadcat-recipe-v1\n\(prepared.name) \(prepared.version)\n\(prepared.parametersJSON)\nseed \(request.seed)\nbudget \(budget)\ncorpus \(recordsHash)\n")
-        for input in inputs.lineage { recipe.update("\(input.role) \(input.column) \(input.checkpoint) \(input.contentHash)\n") }
-        let recipeHash = recipe.finalizeHex()
-        let contentHash = Self.contentHash(of: selection.members)
+        let recipeHash = Self.recipeHash(
+            selector: prepared.name, version: prepared.version, parametersJSON: prepared.parametersJSON, seed: request.seed,
+            budget: budget, recordsHash: recordsHash, lineage: inputs.lineage)
+        return try storeSubset(
+            request, budget: budget, selector: (prepared.name, prepared.version, prepared.parametersJSON), selection: selection,
+            lineage: inputs.lineage, recipeHash: recipeHash, targetID: inputs.targetID, started: started)
+    }
 
+    /// The recipe hash: selector and version, canonical parameters, seed, budget, the corpus's records
+    /// hash and every input's content hash (`extra` lines for what else decides the result).
+    static func recipeHash(
+        selector: String, version: String, parametersJSON: String, seed: UInt64, budget: Int, recordsHash: String,
+        lineage: [SubsetInput], extra: [String] = []
+    ) -> String {
+        var recipe = Hashing.SHA256()
+        recipe.update("quadcat-recipe-v1\n\(selector) \(version)\n\(parametersJSON)\nseed \(seed)\nbudget \(budget)\ncorpus \(recordsHash)\n")
+        for input in lineage { recipe.update("\(input.role) \(input.column) \(input.checkpoint) \(input.contentHash)\n") }
+        for line in extra { recipe.update(line + "\n") }
+        return recipe.finalizeHex()
+    }
+
+    /// Stores a selection as the next version of `request.name` (members chunk first, the index last).
+    func storeSubset(
+        _ request: SelectRequest, budget: Int, selector prepared: (name: String, version: String, parametersJSON: String), selection: Selection,
+        lineage: [SubsetInput], recipeHash: String, targetID: Int64?, started: Date
+    ) throws -> SubsetInfo {
+        var selection = selection
+        let contentHash = Self.contentHash(of: selection.members)
         return try write { staging in
             let members = try FixedArrayWriter.writeMembers(selection.members.map { ($0.row, $0.score, $0.weight) }, staging: staging)
             try staging.publish()
@@ -106,14 +128,14 @@ extension Catalog {
                 selection.diagnostics.timings["total"] = Date().timeIntervalSince(started)
                 let row = SubsetRow(
                     id: nil, name: request.name, version: (previous ?? 0) + 1, parentVersion: previous, corpusId: corpus.id!,
-                    targetId: inputs.targetID, selector: prepared.name, selectorVersion: prepared.version,
+                    targetId: targetID, selector: prepared.name, selectorVersion: prepared.version,
                     paramsJson: prepared.parametersJSON, seed: Int64(bitPattern: request.seed), budgetSpec: request.budget.description,
                     budget: budget, rowCount: selection.members.count, membersArrayId: try ArrayIndex.insert(members, db),
                     recipeHash: recipeHash, contentHash: contentHash, diagnosticsJson: try CanonicalJSON.string(selection.diagnostics),
                     createdAt: Self.timestamp(), elapsedSeconds: Date().timeIntervalSince(started), toolVersion: Self.toolVersion)
                 try row.insert(db)
                 let subsetID = db.lastInsertedRowID
-                for input in inputs.lineage {
+                for input in lineage {
                     try db.execute(
                         sql: "INSERT INTO subset_input (subset_id, role, column_name, checkpoint, content_hash) VALUES (?, ?, ?, ?, ?)",
                         arguments: [subsetID, input.role, input.column, input.checkpoint, input.contentHash])

@@ -52,9 +52,12 @@ public enum DPP {
 
     /// Selects up to `budget` rows (fewer only when fewer rows can be scored, or when the greedy stops
     /// early and `fill` is off).
+    ///
+    /// - Parameter standardization: the mean and standard deviation of the LESS scores that z uses;
+    ///   nil computes them over the rows given (a shard set passes the whole corpus's).
     public static func select(
         checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, budget: Int, parameters: Parameters,
-        progress: SelectionProgressHandler? = nil
+        progress: SelectionProgressHandler? = nil, standardization: (mean: Double, deviation: Double)? = nil
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("dpp: the budget must be non-negative, got \(budget)") }
         guard parameters.beta.isFinite else { throw SelectorError("dpp: beta must be finite") }
@@ -69,7 +72,9 @@ public enum DPP {
 
         // Candidates: rows LESS can score, whose trajectory is not zero.
         let scored = scores.values.indices.filter { !scores.values[$0].isNaN && trajectories.squaredNorms[$0] > 0 }
-        let quality = standardised(scored.map { Double(scores.values[$0]) }).map { exp(parameters.beta * $0) }
+        let scoreValues = scored.map { Double(scores.values[$0]) }
+        let moments = standardization ?? Self.moments(scoreValues)
+        let quality = scoreValues.map { exp(parameters.beta * (moments.deviation > 0 ? ($0 - moments.mean) / moments.deviation : 0)) }
         let greedy = Greedy(
             rows: trajectories.rows, rowIds: scored, quality: quality, squaredNorms: scored.map { trajectories.squaredNorms[$0] },
             capacity: min(budget, scored.count))
@@ -106,12 +111,11 @@ public enum DPP {
         return Selection(members: members, diagnostics: diagnostics)
     }
 
-    /// (x - mean) / standard deviation over the given values (all zeros when they are all equal).
-    static func standardised(_ values: [Double]) -> [Double] {
-        guard !values.isEmpty else { return [] }
+    /// The mean and (population) standard deviation of the LESS scores, over which z is standardised.
+    public static func moments(_ values: [Double]) -> (mean: Double, deviation: Double) {
+        guard !values.isEmpty else { return (0, 0) }
         let mean = values.reduce(0, +) / Double(values.count)
-        let deviation = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot()
-        return values.map { deviation > 0 ? ($0 - mean) / deviation : 0 }
+        return (mean, (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)).squareRoot())
     }
 
     private static func seconds(since start: inout ContinuousClock.Instant) -> Double {

@@ -8,6 +8,18 @@ extension GTP {
     /// 2k, whose union holds the global best 2k) and saves the state between iterations, so a sharded
     /// run makes the same decisions as a single catalog. The state is `Codable` (the residual is the
     /// broadcast); the candidate system is a cache that only saves work.
+    /// One correlation pass over a part of the pool (a shard, whose first global row is `offset`): the
+    /// `count` eligible rows with the largest positive c_z for the residual, best first, as global rows,
+    /// and how many eligible rows the part has. Each row's score depends on that row alone, so the
+    /// best `count` of the whole pool lie in the union of the parts' (DESIGN §8).
+    public static func correlationStep(
+        layout: TrajectoryLayout, residual: [Double], groups: Int, count: Int, offset: Int
+    ) throws -> (candidates: [Pursuit.Candidate], eligibleRows: Int) {
+        let correlator = ResidualCorrelator(layout: layout)
+        let candidates = try correlator.top(count, residual: residual, groups: groups, offset: offset)
+        return (candidates, correlator.eligible.setCount)
+    }
+
     public struct Pursuit: Codable {
         public let budget: Int
         public let parameters: Parameters
@@ -22,6 +34,8 @@ extension GTP {
         var diagnostics = Diagnostics()
         var timings = PhaseTimings()
         var gatheredRows = 0
+        /// Candidate rows read from the store by the last ``advance(_:eligibleRows:layout:cache:)``.
+        public private(set) var candidateRowsRead = 0
         private var started: Date
 
         /// A correlation pass the pursuit needs: the best `count` rows (positive score, eligible) for
@@ -96,6 +110,7 @@ extension GTP {
             let current = try CandidateSystem.build(rows: candidates, layout: layout, targets: targets, reusing: cache.system, cost: &cost)
             cache.system = current
             gatheredRows += cost.newRows
+            candidateRowsRead = cost.newRows
             timings.gather += cost.gather
 
             var clock = ContinuousClock.now

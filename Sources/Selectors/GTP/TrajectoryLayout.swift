@@ -10,13 +10,13 @@ extension GTP {
     /// Trajectories are built in Double from the Float gradients, so the least-squares problems downstream
     /// see exact duplicates as exactly dependent columns.
     public struct TrajectoryLayout {
-        let checkpoints: [CheckpointGradients]
+        public let checkpoints: [CheckpointGradients]
         /// sqrt(w_c) per checkpoint.
         let rootWeights: [Double]
         /// First column of each checkpoint's part.
         let offsets: [Int]
         /// Length of a trajectory vector (sum of the checkpoint dimensions).
-        let dimension: Int
+        public let dimension: Int
 
         /// Memory the streaming passes may hold at once.
         let limits: Limits

@@ -37,6 +37,19 @@ extension Quad {
         return Clustering(centroids: centroids, assignments: assignments, iterations: iterations)
     }
 
+    /// A shard's candidates for the k-means sample: its usable rows (as global rows, shifted by
+    /// `offset`) with the `sample` smallest keys, and how many rows it has with an embedding. The
+    /// sample of the whole corpus is the `sample` smallest of every shard's candidates.
+    public static func sampleCandidates(embeddings: any VectorSource, sample: Int, seed: UInt64, offset: Int) -> (rows: [Int], usable: Int) {
+        let usable = (embeddings.usableRows.map { $0.setRows } ?? Array(0..<embeddings.rowCount)).map { $0 + offset }
+        return (RowKeys.smallest(sample, of: usable, seed: streamSeed(seed, .kmeansSample)), usable.count)
+    }
+
+    /// The sample of the whole corpus from every shard's ``sampleCandidates(embeddings:sample:seed:offset:)``.
+    public static func sampleRows(candidates: [Int], sample: Int, seed: UInt64) -> [Int] {
+        sampleRows(RowKeys.smallest(sample, of: candidates, seed: streamSeed(seed, .kmeansSample)))
+    }
+
     /// The rows k-means fits on: a candidate list (the usable rows with the smallest keys h(seed, row),
     /// in a shard set the smallest over every shard's smallest) in row order.
     public static func sampleRows(_ smallest: [Int]) -> [Int] { smallest.sorted() }

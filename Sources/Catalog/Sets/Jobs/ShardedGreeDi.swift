@@ -1,0 +1,132 @@
+import Foundation
+import Selectors
+
+/// SPICE and the DPP over shards: two rounds of greedy, as GreeDi (Mirzasoleiman et al. 2013; Barbosa
+/// et al. 2015: (1 - 1/e) / 2 of the optimum in expectation with random partitions). Each shard runs the
+/// greedy for the whole budget on its rows; the driver runs it again over the union of their picks,
+/// reading only those rows from the shards. The result depends on the split (it is not the single
+/// catalog's), so the recipe records the shards' sizes; on realbench it keeps at least 98% of the
+/// single catalog's objective (the equivalence tests check it).
+///
+/// The DPP needs the whole corpus's LESS score moments for q = exp(beta z): its first round collects
+/// them (and each shard's LESS top k, which fills the budget if the greedy stops in the span).
+enum ShardedGreeDi {
+    struct Picks: Codable { var rows: [Int] }
+
+    /// A shard's LESS score moments (count, mean, sum of squared deviations) and its LESS top k.
+    struct Moments: Codable {
+        var count: Int
+        var mean: Double
+        var squares: Double
+        var top: [Int]
+        var topScores: [Float]
+    }
+
+    /// What the DPP's first merge broadcasts.
+    struct Standardization: Codable {
+        var mean: Double
+        var deviation: Double
+        /// The global LESS top k (the fill).
+        var lessRanking: [Int]
+    }
+
+    static func step(_ job: ShardJob, round: Int, shard: Int) throws -> Data {
+        let request = try job.request
+        let inputs = try job.shardInputs(shard)
+        var bag = ParameterBag(request.parameters)
+        let offset = job.offset(shard), budget = job.state.budgetRows
+        if request.selector == .spice {
+            let parameters = try SPICE.Parameters(&bag, seed: request.seed)
+            let selection = try SPICE.select(gradients: inputs.checkpoints[0].pool, budget: budget, parameters: parameters)
+            return try ShardedPlans.encode(Picks(rows: selection.rows.map { $0 + offset }))
+        }
+        if round == 1 {
+            let scores = try LESS.scores(checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks).values
+            let finite = scores.filter { !$0.isNaN }.map(Double.init)
+            let (mean, deviation) = DPP.moments(finite)
+            let top = topK(scores, k: budget)
+            return try ShardedPlans.encode(Moments(
+                count: finite.count, mean: mean, squares: deviation * deviation * Double(finite.count),
+                top: top.map { $0 + offset }, topScores: top.map { scores[$0] }))
+        }
+        var parameters = try DPP.Parameters(&bag, seed: request.seed)
+        parameters.fill = false
+        let standardization = try readStandardization(job)
+        let selection = try DPP.select(
+            checkpoints: inputs.checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: parameters,
+            standardization: (standardization.mean, standardization.deviation))
+        return try ShardedPlans.encode(Picks(rows: selection.rows.map { $0 + offset }))
+    }
+
+    static func merge(_ job: ShardJob, round: Int) throws -> ShardedPlans.Outcome {
+        let request = try job.request
+        var bag = ParameterBag(request.parameters)
+        let budget = job.state.budgetRows
+        if request.selector == .dpp && round == 1 {
+            let parts = try job.results(round: 1).map { try ShardedPlans.decode(Moments.self, $0, job: job, what: "a moments step's result") }
+            // Chan et al.'s pairwise combination of counts, means and squared deviations.
+            var count = 0, mean = 0.0, squares = 0.0
+            for part in parts where part.count > 0 {
+                let total = count + part.count
+                let delta = part.mean - mean
+                mean += delta * Double(part.count) / Double(total)
+                squares += part.squares + delta * delta * Double(count) * Double(part.count) / Double(total)
+                count = total
+            }
+            var ranked: [(row: Int, score: Float)] = []
+            for part in parts { ranked += zip(part.top, part.topScores).map { ($0, $1) } }
+            ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.row < $1.row) }
+            let state = Standardization(
+                mean: mean, deviation: count > 0 ? (squares / Double(count)).squareRoot() : 0, lessRanking: ranked.prefix(budget).map(\.row))
+            let data = try JSONEncoder().encode(state)
+            try ShardJob.writeAtomically(data, to: job.stateFile("standardization.json"))
+            job.addBroadcast(data.count)
+            return .next
+        }
+        let union = Array(Set(try job.results(round: round).flatMap { try ShardedPlans.decode(Picks.self, $0, job: job, what: "a greedy step's result").rows })).sorted()
+        let inputs = try job.setInputs()
+        var selection: Selection
+        if request.selector == .spice {
+            let parameters = try SPICE.Parameters(&bag, seed: request.seed)
+            let pool = RowSubsetVectors(inputs.checkpoints[0].pool, rows: union)
+            job.addFetched(union.count * pool.dimension * 2)
+            selection = try SPICE.select(gradients: pool, budget: budget, parameters: parameters)
+        } else {
+            var parameters = try DPP.Parameters(&bag, seed: request.seed)
+            let fill = parameters.fill
+            parameters.fill = false
+            let standardization = try readStandardization(job)
+            let checkpoints = inputs.checkpoints.map { checkpoint in
+                var subset = checkpoint
+                subset.pool = RowSubsetVectors(checkpoint.pool, rows: union)
+                return subset
+            }
+            job.addFetched(union.count * checkpoints.reduce(0) { $0 + $1.pool.dimension } * 2)
+            selection = try DPP.select(
+                checkpoints: checkpoints, targetSubtasks: inputs.targetSubtasks, budget: budget, parameters: parameters,
+                standardization: (standardization.mean, standardization.deviation))
+            selection.members = selection.members.map { Member(row: union[$0.row], score: $0.score, weight: $0.weight) }
+            if fill && selection.members.count < budget {
+                let chosen = Set(selection.members.map(\.row))
+                let filled = standardization.lessRanking.filter { !chosen.contains($0) }.prefix(budget - selection.members.count)
+                selection.members += filled.map { Member(row: $0, score: 0) }
+                selection.diagnostics.counters["filledFromLESS"] = Double(filled.count)
+                selection.diagnostics.notes.append("the other \(filled.count) rows come from the LESS ranking (fill=false stops instead)")
+            }
+            selection.diagnostics.notes.append("GreeDi: each shard's DPP greedy, then the greedy over the union of their \(union.count) picks")
+            return .finished(selection, extraRecipe: extraRecipe(job))
+        }
+        selection.members = selection.members.map { Member(row: union[$0.row], score: $0.score, weight: $0.weight) }
+        selection.diagnostics.notes.append("GreeDi: each shard's greedy, then the greedy over the union of their \(union.count) picks")
+        return .finished(selection, extraRecipe: extraRecipe(job))
+    }
+
+    /// GreeDi's picks depend on the split: the recipe names the shards' sizes.
+    static func extraRecipe(_ job: ShardJob) -> [String] {
+        ["greedi shards " + job.shardSet.manifest.shards.map { "\($0.rows)" }.joined(separator: ",")]
+    }
+
+    static func readStandardization(_ job: ShardJob) throws -> Standardization {
+        try ShardedPlans.decode(Standardization.self, try RowDigests.read(job.stateFile("standardization.json")), job: job, what: "the LESS score moments")
+    }
+}
