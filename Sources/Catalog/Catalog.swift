@@ -21,6 +21,9 @@ public final class Catalog: Sendable {
     let segments: SegmentCache
     /// Called once when a write has to wait for another process's write to finish.
     let waitingForWriter: (@Sendable () -> Void)?
+    /// Set when this catalog is the head of a shard set: its corpus's records and columns live in the
+    /// shards, and reads of them go there.
+    let sharding = ShardingLink()
 
     /// The version recorded with every subset.
     public static let toolVersion = "0.1.0"
@@ -140,5 +143,22 @@ public final class Catalog: Sendable {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: Date())
+    }
+}
+
+/// The shard set a head catalog belongs to (weak: the set owns its head).
+final class ShardingLink: @unchecked Sendable {
+    private let lock = NSLock()
+    private weak var owner: ShardSet?
+
+    var set: ShardSet? {
+        get { lock.lock(); defer { lock.unlock() }; return owner }
+        set { lock.lock(); owner = newValue; lock.unlock() }
+    }
+
+    /// The set when `corpus` is its corpus.
+    func set(for corpus: String) -> ShardSet? {
+        guard let set, set.manifest.corpus == corpus else { return nil }
+        return set
     }
 }

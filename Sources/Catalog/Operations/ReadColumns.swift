@@ -25,7 +25,8 @@ extension Catalog {
 
     /// The feature columns of a corpus, ordered by name and checkpoint.
     public func columns(corpus: String) throws -> [ColumnDescription] {
-        try database.read { db in
+        if let set = sharding.set(for: corpus) { return try set.columnDescriptions() }
+        return try database.read { db in
             let corpusRow = try CorpusRow.named(corpus, db)
             return try FeatureColumnRow.filter(Column("corpus_id") == corpusRow.id!)
                 .order(Column("name"), Column("checkpoint")).fetchAll(db).map { try describe($0, db) }
@@ -59,6 +60,13 @@ extension Catalog {
         }
     }
 
+    /// A column as a ``VectorSource``: the stored column, or in a shard set's head the shards' columns
+    /// concatenated.
+    func vectorSource(corpus: String, column: String, checkpoint: Int = 0) throws -> any VectorSource {
+        if let set = sharding.set(for: corpus) { return try set.vectors(column: column, checkpoint: checkpoint) }
+        return try vectors(corpus: corpus, column: column, checkpoint: checkpoint)
+    }
+
     func vectors(of row: FeatureColumnRow, _ db: Database) throws -> StoredVectors {
         let array = try ArrayIndex.load(row.arrayId, db)
         let mask = try row.maskArrayId.map { try ChunkDecoder(cache: segments, array: ArrayIndex.load($0, db)).rowMask() }
@@ -67,6 +75,7 @@ extension Catalog {
 
     /// The verbatim records of the given rows, in the given order.
     public func records(corpus: String, rows: [Int]) throws -> [[UInt8]] {
+        if let set = sharding.set(for: corpus) { return try set.records(rows: rows) }
         let (array, count) = try database.read { db in
             let corpusRow = try CorpusRow.named(corpus, db)
             return (try ArrayIndex.load(corpusRow.recordsArrayId, db), corpusRow.rowCount)
@@ -79,13 +88,15 @@ extension Catalog {
 
     /// Calls `body` with every record of a corpus in row order (streamed chunk by chunk).
     public func forEachRecord(corpus: String, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        if let set = sharding.set(for: corpus) { return try set.forEachRecord(body) }
         let array = try database.read { try ArrayIndex.load(CorpusRow.named(corpus, $0).recordsArrayId, $0) }
         try ChunkDecoder(cache: segments, array: array).forEachRecord(body)
     }
 
     /// External ids of the given rows, in the given order.
     public func externalIDs(corpus: String, rows: [Int]) throws -> [String] {
-        try database.read { db in
+        if let set = sharding.set(for: corpus) { return try set.externalIDs(rows: rows) }
+        return try database.read { db in
             let corpusRow = try CorpusRow.named(corpus, db)
             let statement = try db.cachedStatement(sql: "SELECT external_id FROM document WHERE corpus_id = ? AND row = ?")
             return try rows.map { row in

@@ -31,6 +31,7 @@ public final class ShardSet: @unchecked Sendable {
         self.root = root
         self.manifest = manifest
         self.head = head
+        head.sharding.set = self
     }
 
     /// Creates an empty set directory for a corpus of the given name.

@@ -135,18 +135,21 @@ extension Catalog {
         request.gradientColumn = options.gradientColumn
         request.embeddingColumn = options.embeddingColumn
         let trajectory: SelectorInputs? = try targetName == nil ? nil : database.read { db in
-            do { return try SelectorInputs.resolve(request, catalog: self, db) } catch let error as CatalogError {
+            do {
+                if let set = sharding.set(for: corpus) { return try set.selectorInputs(request) }
+                return try SelectorInputs.resolve(request, catalog: self, db)
+            } catch let error as CatalogError {
                 notes.append("trajectory criteria skipped: \(error.message)")
                 return nil
             }
         }
         if targetName == nil { notes.append("no target: LESS score, GTP residual and Quad influence need --target") }
-        let lastGradient: StoredVectors? = try? {
+        let lastGradient: (any VectorSource)? = try? {
             let checkpoints = try columns(corpus: corpus).filter { $0.name == options.gradientColumn && $0.kind == .gradient }
             guard let last = checkpoints.last else { return nil }
-            return try vectors(corpus: corpus, column: last.name, checkpoint: last.checkpoint)
+            return try vectorSource(corpus: corpus, column: last.name, checkpoint: last.checkpoint)
         }()
-        let embeddings: StoredVectors? = try? vectors(corpus: corpus, column: options.embeddingColumn)
+        let embeddings: (any VectorSource)? = try? vectorSource(corpus: corpus, column: options.embeddingColumn)
         if embeddings == nil { notes.append("no embedding column '\(options.embeddingColumn)': clusters and near duplicates skipped") }
 
         let lessScores = try trajectory.map { try LESS.scores(checkpoints: $0.checkpoints, targetSubtasks: $0.targetSubtasks).values }
@@ -239,7 +242,7 @@ extension Catalog {
 
     /// Each document's text hash, and (optionally) each record's value of a label field.
     private func documentFacts(corpus: String, labelField: String?) throws -> ([Data], [String]?) {
-        let hashes = try database.read { db in
+        let hashes = try sharding.set(for: corpus)?.contentHashes() ?? database.read { db in
             try Data.fetchAll(db, sql: "SELECT content_hash FROM document WHERE corpus_id = ? ORDER BY row", arguments: [CorpusRow.named(corpus, db).id])
         }
         guard let labelField else { return (hashes, nil) }
@@ -264,7 +267,7 @@ extension Catalog {
 
     /// Pairs of rows whose vectors have cosine >= `threshold`, from the Gram matrix of the unit rows
     /// computed a block of rows at a time (memory: blockRows x rows, not rows x rows).
-    static func nearDuplicatePairs(_ rows: [Int], embeddings: StoredVectors, threshold: Double) throws -> Int {
+    static func nearDuplicatePairs(_ rows: [Int], embeddings: any VectorSource, threshold: Double) throws -> Int {
         let usable = rows.filter { embeddings.isUsable($0) }
         guard usable.count > 1 else { return 0 }
         var unit = try embeddings.gather(rows: usable)

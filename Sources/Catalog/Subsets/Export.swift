@@ -84,6 +84,10 @@ extension Catalog {
         var members = try self.members(subsetInfo.reference)
         if request.weightScale == .normalized { members = Self.normalizingWeights(members) }
         let decoder = ChunkDecoder(cache: segments, array: records)
+        // A shard set's head reads its records from the shards.
+        let readRecords: ([Int]) throws -> [[UInt8]] = { rows in
+            try self.sharding.set(for: corpus.name)?.records(rows: rows) ?? decoder.records(rows: rows)
+        }
         var bytes = 0
         let destination = request.output?.path ?? "-"
         switch request.format {
@@ -97,7 +101,7 @@ extension Catalog {
                 if ids {
                     for id in try externalIDs(corpus: corpus.name, rows: slice.map(\.row)) { out += Array(id.utf8) + [0x0A] }
                 } else {
-                    for (member, record) in zip(slice, try decoder.records(rows: slice.map(\.row))) {
+                    for (member, record) in zip(slice, try readRecords(slice.map(\.row))) {
                         if let clash = added.first(where: { RecordFields.mayHaveKey($0, record) }) {
                             throw CatalogError(
                                 .invalidRequest, "record of row \(member.row) already has a field named '\(clash)'",
@@ -149,7 +153,7 @@ extension Catalog {
             for batch in stride(from: 0, to: members.count, by: Self.exportBatchRows) {
                 let slice = Array(members[batch..<min(members.count, batch + Self.exportBatchRows)])
                 let ids = try externalIDs(corpus: corpus.name, rows: slice.map(\.row))
-                for (i, record) in try decoder.records(rows: slice.map(\.row)).enumerated() {
+                for (i, record) in try readRecords(slice.map(\.row)).enumerated() {
                     var values: [String: MDSWriter.Value] = [
                         "id": .str(Array(ids[i].utf8)), "text": .str(try Self.text(of: record, corpus: corpus)),
                         "record": .str(record), "rank": .int(Int64(batch + i)),

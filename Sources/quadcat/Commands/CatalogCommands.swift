@@ -10,12 +10,22 @@ struct CatalogPath: ParsableArguments {
 
     var url: URL { URL(fileURLWithPath: catalog) }
 
+    /// Opens the catalog; a shard set's directory or head opens as the head, reading its corpus's
+    /// records and columns from the shards.
     func open() throws -> Catalog {
+        if ShardSet.isSet(url) {
+            let set = try ShardSet.open(at: url)
+            Self.openSets.append(set)
+            return set.head
+        }
         let path = catalog
         return try Catalog.open(at: url) {
             Terminal.note("another quadcat process is writing to \(path); waiting for it to finish")
         }
     }
+
+    /// Shard sets opened by this process, kept alive while their heads are in use.
+    nonisolated(unsafe) static var openSets: [ShardSet] = []
 }
 
 struct InitCommand: ParsableCommand {

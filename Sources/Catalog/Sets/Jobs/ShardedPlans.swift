@@ -57,22 +57,8 @@ extension ShardJob {
         return try catalog.database.read { try SelectorInputs.resolve(request, catalog: catalog, $0) }
     }
 
-    /// The selector's inputs over the whole set: every pool column the shards' columns concatenated
-    /// (global rows, read in place in the shards), targets from the first shard.
-    func setInputs() throws -> SelectorInputs {
-        let parts = try (0..<shardCount).map { try shardInputs($0) }
-        var inputs = parts[0]
-        inputs.rowCount = shardSet.manifest.rowCount
-        inputs.checkpoints = try inputs.checkpoints.indices.map { c in
-            var checkpoint = inputs.checkpoints[c]
-            checkpoint.pool = try ConcatenatedVectors(parts.map { $0.checkpoints[c].pool as! StoredVectors })
-            return checkpoint
-        }
-        if inputs.embeddings != nil {
-            inputs.embeddings = try ConcatenatedVectors(parts.map { $0.embeddings as! StoredVectors })
-        }
-        return inputs
-    }
+    /// The selector's inputs over the whole set (``ShardSet/selectorInputs(_:)``).
+    func setInputs() throws -> SelectorInputs { try shardSet.selectorInputs(try request) }
 
     func offset(_ shard: Int) -> Int { shardSet.manifest.shards[shard].offset }
 
