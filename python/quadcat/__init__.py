@@ -14,11 +14,12 @@ reads.
 
 Which binary runs: :func:`binary` (and :func:`binary_origin`); ``QUADCAT_BIN`` overrides it.
 Modules: :mod:`quadcat.reports` (the dataclasses), :mod:`quadcat.features` (projection),
-:mod:`quadcat.gradients` (the writer); the shard-set driver for Ray (DESIGN §8) is to come as
-``quadcat.ray``, a client of the same kind.
+:mod:`quadcat.gradients` (the writer), :mod:`quadcat.shards` (:class:`ShardSet`: one corpus over
+several catalogs) and :mod:`quadcat.ray` (shard-set selections with every step a Ray task).
 """
 from ._binary import binary, binary_origin
 from .catalog import Catalog
+from .shards import Job, ShardSet
 from .errors import QuadcatError
 from .gradients import GradientWriter
 from .subset import Subset
@@ -27,6 +28,6 @@ from . import features, reports
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalog", "GradientWriter", "QuadcatError", "Subset", "binary", "binary_origin", "features", "reports",
+    "Catalog", "GradientWriter", "Job", "QuadcatError", "ShardSet", "Subset", "binary", "binary_origin", "features", "reports",
     "__version__",
 ]
