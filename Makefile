@@ -25,7 +25,7 @@ test: deps
 
 python-test: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray
 	QUADCAT_BUNDLE_BINARY=$(CURDIR)/.build/release/quadcat $(VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 	$(VENV)/bin/pytest -q -rs python/tests
 

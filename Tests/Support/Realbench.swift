@@ -15,10 +15,29 @@ public enum Realbench {
 
     /// Creates and fills `catalog` (a path that must not exist yet).
     public static func build(_ root: URL, at catalogURL: URL) throws -> Catalog {
+        try build(root, pool: root, at: catalogURL)
+    }
+
+    /// A shard of realbench: the pool's rows `rows` (corpus lines, gradient and embedding rows, copied
+    /// into `directory`), with the whole target, as a catalog at `catalogURL`.
+    public static func buildShard(_ root: URL, rows: Range<Int>, directory: URL, at catalogURL: URL) throws -> Catalog {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let lines = try String(contentsOf: root.appendingPathComponent("corpus.jsonl"), encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        try Data((lines[rows].joined(separator: "\n") + "\n").utf8).write(to: directory.appendingPathComponent("corpus.jsonl"))
+        for name in (1...4).map({ "grads_ckpt\($0).npy" }) + ["embeddings.npy"] {
+            let matrix = try Fixtures.loadMatrix(root.appendingPathComponent(name))
+            let slice = Array(matrix.values[rows.lowerBound * matrix.columns..<rows.upperBound * matrix.columns])
+            try Fixtures.writeFloat16(slice, rows: rows.count, dim: matrix.columns, to: directory.appendingPathComponent(name))
+        }
+        return try build(root, pool: directory, at: catalogURL)
+    }
+
+    /// The catalog of the pool files in `pool` (corpus, gradients, embeddings) and the target in `root`.
+    private static func build(_ root: URL, pool: URL, at catalogURL: URL) throws -> Catalog {
         let catalog = try Catalog.create(at: catalogURL)
-        _ = try catalog.ingest(corpus: "pool", files: [root.appendingPathComponent("corpus.jsonl")])
+        _ = try catalog.ingest(corpus: "pool", files: [pool.appendingPathComponent("corpus.jsonl")])
         for (c, rate) in try learningRates(root).enumerated() {
-            var request = AttachRequest(corpus: "pool", column: "grad", file: root.appendingPathComponent("grads_ckpt\(c + 1).npy"))
+            var request = AttachRequest(corpus: "pool", column: "grad", file: pool.appendingPathComponent("grads_ckpt\(c + 1).npy"))
             request.checkpoint = c + 1
             request.learningRate = rate
             request.projection = projection
@@ -28,7 +47,7 @@ public enum Realbench {
             target.projection = projection
             _ = try catalog.addTargetColumn(target)
         }
-        _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: root.appendingPathComponent("embeddings.npy")))
+        _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: pool.appendingPathComponent("embeddings.npy")))
         var embeddings = TargetColumnRequest(target: "python", file: root.appendingPathComponent("val_embeddings.npy"))
         embeddings.column = "emb"
         _ = try catalog.addTargetColumn(embeddings)

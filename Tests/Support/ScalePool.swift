@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Catalog
 import Ingest
 import Selectors
 
@@ -88,42 +89,72 @@ public struct ScalePool: Sendable {
 
     // MARK: Writing
 
-    /// Writes every file into `directory` (created when missing); `progress` gets a line per file.
-    public func write(to directory: URL, progress: (String) -> Void = { _ in }) throws -> Files {
+    /// Writes every file into `directory` (created when missing) for `rows` (default all: a shard's
+    /// slice otherwise); `progress` gets a line per file.
+    public func write(to directory: URL, rows: Range<Int>? = nil, progress: (String) -> Void = { _ in }) throws -> Files {
         let files = Files(directory: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         progress("corpus.jsonl")
-        try writeCorpus(to: files)
+        try writeCorpus(to: files, rows: rows)
         for c in 1...configuration.checkpoints {
             progress("grads_ckpt\(c).npy")
-            try writeGradients(checkpoint: c, to: files)
+            try writeGradients(checkpoint: c, to: files, rows: rows)
         }
         progress("emb.npy")
-        try writeEmbeddings(to: files)
+        try writeEmbeddings(to: files, rows: rows)
         return files
     }
 
-    /// The corpus (JSONL) and the validation subtask labels.
-    public func writeCorpus(to files: Files) throws {
-        try writeCorpus(to: files.corpus)
+    /// Builds a catalog from the files of `write(to:rows:)`: the corpus, every gradient checkpoint (with
+    /// learning rates and the pool's projection), the embeddings and the target (gradients, subtasks,
+    /// embeddings), the way a user would.
+    public func buildCatalog(at url: URL, from files: Files, precision: StoragePrecision = .asGiven) throws -> Catalog {
+        let catalog = try Catalog.create(at: url)
+        _ = try catalog.ingest(corpus: "pool", files: [files.corpus])
+        let projection = ProjectionIdentity(kind: "rademacher", seed: Int64(configuration.seed % (1 << 62)), dim: configuration.dimension)
+        for c in 1...configuration.checkpoints {
+            var request = AttachRequest(corpus: "pool", column: "grad", file: files.gradients(checkpoint: c))
+            request.checkpoint = c
+            request.learningRate = configuration.learningRates[c - 1]
+            request.projection = projection
+            request.precision = precision
+            _ = try catalog.attach(request)
+            var target = TargetColumnRequest(target: "target", file: files.validationGradients(checkpoint: c))
+            target.checkpoint = c
+            target.projection = projection
+            if c == 1 { target.subtasksFile = files.validationSubtasks }
+            _ = try catalog.addTargetColumn(target)
+        }
+        _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: files.embeddings))
+        var embeddings = TargetColumnRequest(target: "target", file: files.validationEmbeddings)
+        embeddings.column = "emb"
+        _ = try catalog.addTargetColumn(embeddings)
+        return catalog
+    }
+
+    /// The corpus (JSONL) of `rows` (default all) and the validation subtask labels.
+    public func writeCorpus(to files: Files, rows: Range<Int>? = nil) throws {
+        try writeCorpus(to: files.corpus, rows: rows ?? 0..<configuration.rows)
         let labels = (0..<configuration.validationRows).map { "subtask-\($0 % configuration.subtasks)\n" }.joined()
         try Data(labels.utf8).write(to: files.validationSubtasks)
     }
 
-    /// The pool's and the validation set's gradients at checkpoint `c` (1-based).
-    public func writeGradients(checkpoint c: Int, to files: Files) throws {
-        try writeRows(to: files.gradients(checkpoint: c), rows: configuration.rows, dimension: configuration.dimension) { r, out in
-            poolGradient(row: r, checkpoint: c - 1, into: out)
+    /// The pool's (rows `rows`, default all) and the validation set's gradients at checkpoint `c` (1-based).
+    public func writeGradients(checkpoint c: Int, to files: Files, rows: Range<Int>? = nil) throws {
+        let range = rows ?? 0..<configuration.rows
+        try writeRows(to: files.gradients(checkpoint: c), rows: range.count, dimension: configuration.dimension) { r, out in
+            poolGradient(row: range.lowerBound + r, checkpoint: c - 1, into: out)
         }
         try writeRows(to: files.validationGradients(checkpoint: c), rows: configuration.validationRows, dimension: configuration.dimension) { v, out in
             validationGradient(row: v, checkpoint: c - 1, into: out)
         }
     }
 
-    /// The pool's and the validation set's embeddings.
-    public func writeEmbeddings(to files: Files) throws {
-        try writeRows(to: files.embeddings, rows: configuration.rows, dimension: configuration.embeddingDimension) { r, out in
-            poolEmbedding(row: r, into: out)
+    /// The pool's (rows `rows`, default all) and the validation set's embeddings.
+    public func writeEmbeddings(to files: Files, rows: Range<Int>? = nil) throws {
+        let range = rows ?? 0..<configuration.rows
+        try writeRows(to: files.embeddings, rows: range.count, dimension: configuration.embeddingDimension) { r, out in
+            poolEmbedding(row: range.lowerBound + r, into: out)
         }
         try writeRows(to: files.validationEmbeddings, rows: configuration.validationRows, dimension: configuration.embeddingDimension) { v, out in
             validationEmbedding(row: v, into: out)
@@ -158,7 +189,7 @@ public struct ScalePool: Sendable {
         try writer.finish()
     }
 
-    private func writeCorpus(to url: URL) throws {
+    private func writeCorpus(to url: URL, rows: Range<Int>) throws {
         guard let handle = FileHandle(forWritingAtPath: url.path) ?? {
             FileManager.default.createFile(atPath: url.path, contents: nil)
             return FileHandle(forWritingAtPath: url.path)
@@ -166,7 +197,7 @@ public struct ScalePool: Sendable {
         defer { try? handle.close() }
         try handle.truncate(atOffset: 0)
         var buffer = ""
-        for r in 0..<configuration.rows {
+        for r in rows {
             buffer += record(row: r)
             if buffer.utf8.count > 1 << 20 {
                 try handle.write(contentsOf: Data(buffer.utf8))
