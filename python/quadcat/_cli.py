@@ -31,6 +31,38 @@ def run_json(args: Sequence[str], *, accept: Iterable[int] = (0,)) -> Any:
             f"{binary()})", status=result.returncode, command=args, stderr=_text(result.stderr)) from None
 
 
+def run_json_with_input(args: Sequence[str], chunks: Iterable[bytes]) -> Any:
+    """Runs ``quadcat ARGS`` with ``chunks`` written to its standard input as they come (bounded
+    memory), and parses the JSON report it prints."""
+    command = [binary(), *args]
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=output, stderr=errors)
+        except OSError as error:
+            raise QuadcatError(f"cannot run {command[0]}: {error.strerror}", status=127, command=list(args)) from None
+        assert process.stdin is not None
+        try:
+            for chunk in chunks:
+                process.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the tool stopped reading (it found an error): its message follows
+        finally:
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+        status = process.wait()
+        output.seek(0)
+        errors.seek(0)
+        stdout, stderr = output.read(), errors.read()
+    if status != 0:
+        raise _failure(args, status, stderr)
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        raise QuadcatError(f"quadcat {' '.join(args[:1])} printed no JSON report", status=status, command=list(args), stderr=_text(stderr)) from None
+
+
 def run_quietly(args: Sequence[str]) -> None:
     """Runs ``quadcat ARGS`` for its effect, raising on failure."""
     result = _run(args)

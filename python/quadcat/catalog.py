@@ -1,4 +1,5 @@
 """quadcat.Catalog: a catalog directory, driven through the quadcat command-line tool."""
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ import numpy as np
 
 from . import _cli
 from ._decode import decode
+from .errors import QuadcatError
 from .reports import (
     AttachReport, CatalogInfo, CompareReport, DiffReport, GCReport, IngestReport, SubsetInfo, TargetInfo, TargetReport,
     VerifyReport,
@@ -56,6 +58,34 @@ class Catalog:
         return decode(IngestReport, self._json(
             "ingest", *paths, "--corpus", corpus, "--id-field", id_field, "--text-field", text_field,
             "--append" if append else None))
+
+    def ingest_parquet(self, files: Union[PathLike, Sequence[PathLike]], *, corpus: str, id_column: str = "id",
+                       text_column: str = "text", columns: Optional[Sequence[str]] = None, batch_size: int = 8192,
+                       append: bool = False) -> IngestReport:
+        """Ingests Parquet files (FineWeb-style shards) into ``corpus`` with no conversion on disk: record
+        batches are read with pyarrow and streamed to ``quadcat ingest CATALOG -`` as JSONL, one JSON
+        object per row (``columns``: the columns to keep, default all), in file and row order. The id and
+        text columns are named by ``id_column`` and ``text_column``. Needs pyarrow (``pip install pyarrow``;
+        HF ``datasets`` brings it). A failure leaves the catalog as it was, as for any ingest."""
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise QuadcatError("ingest_parquet needs pyarrow: pip install pyarrow", status=1) from None
+        paths = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+        keep = list(columns) if columns is not None else None
+        if keep is not None:
+            keep += [name for name in (id_column, text_column) if name not in keep]
+
+        def lines() -> Iterator[bytes]:
+            for path in paths:
+                parquet = pq.ParquetFile(os.fspath(path))
+                for batch in parquet.iter_batches(batch_size=batch_size, columns=keep):
+                    for row in batch.to_pylist():
+                        yield (json.dumps(row, ensure_ascii=False, default=_json_value) + "\n").encode("utf-8")
+
+        args = self._command("ingest", "-", "--corpus", corpus, "--id-field", id_column, "--text-field", text_column,
+                             "--append" if append else None)
+        return decode(IngestReport, _cli.run_json_with_input(args, lines()))
 
     def attach(self, file: Union[PathLike, np.ndarray], *, corpus: str, column: str, checkpoint: Optional[int] = None,
                lr: Optional[float] = None, kind: Optional[str] = None, projection: Any = None,
@@ -176,6 +206,18 @@ class Catalog:
 
 def _option(flag: str, value: Any) -> List[Any]:
     return [] if value is None else [flag, value]
+
+
+def _json_value(value: Any) -> Any:
+    """JSON for the Parquet values json cannot write: dates and times as ISO text, bytes as UTF-8 or hex."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(value).hex()
+    return str(value)
 
 
 def _param(value: Any) -> str:
