@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test install bench bench-scale clean
+.PHONY: deps build demo test python-test python-env install bench bench-scale bench-shards clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,11 +23,14 @@ test: deps
 	$(SWIFT) test -c release
 	$(MAKE) python-test
 
-python-test: deps
+python-test: python-env
+	$(VENV)/bin/pytest -q -rs python/tests
+
+# The Python package, installed into $(VENV) around the binary built last, with what its tests use.
+python-env: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray
 	QUADCAT_BUNDLE_BINARY=$(CURDIR)/.build/release/quadcat $(VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
-	$(VENV)/bin/pytest -q -rs python/tests
 
 # The binary to $(PREFIX)/bin (default /usr/local/bin), so the commands `quadcat demo` prints work.
 install: build
@@ -44,6 +47,16 @@ WORK ?= $(CURDIR)/bench/out
 bench-scale: deps
 	$(SWIFT) build -c release
 	.build/release/quadcat-bench scale --work $(WORK) $(ARGS)
+
+# The same pool as a set of $(SHARDS) shards, every selector run with each step a task on a local Ray
+# (2 CPUs), with the bytes moved and a projection to 10^8 rows; pool size with POOL="--rows N ...".
+SHARDS ?= 8
+bench-shards: deps
+	$(SWIFT) build -c release
+	$(MAKE) python-env
+	mkdir -p $(WORK)
+	.build/release/quadcat-bench shards-build --work $(WORK) --shards $(SHARDS) $(POOL) | tee $(WORK)/shards.log
+	$(VENV)/bin/python bench/shards_bench.py "$$(tail -n 1 $(WORK)/shards.log)" $(ARGS)
 
 clean:
 	rm -rf .build $(VENV) python/build python/quadcat.egg-info

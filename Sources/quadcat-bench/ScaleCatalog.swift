@@ -26,6 +26,7 @@ struct ScaleCatalog {
            let catalog = try? Catalog.open(at: catalogURL)
         {
             report("reusing \(catalogURL.path)")
+            try addTargetEmbeddingsIfMissing(catalog, pool: ScalePool(configuration))
             return catalog
         }
         try? FileManager.default.removeItem(at: directory)
@@ -62,8 +63,23 @@ struct ScaleCatalog {
         try pool.writeEmbeddings(to: files)
         _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: files.embeddings))
         try FileManager.default.removeItem(at: files.embeddings)
+        try addTargetEmbeddingsIfMissing(catalog, pool: pool)
         lap("embeddings")
         try JSONEncoder().encode(configuration).write(to: stamp)
         return catalog
+    }
+
+    /// The target's embedding column (RDS and the DPP's target term read it); catalogs built before
+    /// it was part of the pool get it on their next use.
+    private func addTargetEmbeddingsIfMissing(_ catalog: Catalog, pool: ScalePool) throws {
+        guard let target = try catalog.listTargets().first(where: { $0.name == "target" }),
+              !target.columns.contains(where: { $0.name == "emb" }) else { return }
+        let files = ScalePool.Files(directory: directory.appendingPathComponent("files"))
+        try FileManager.default.createDirectory(at: files.directory, withIntermediateDirectories: true)
+        try pool.writeValidationEmbeddings(to: files)
+        var request = TargetColumnRequest(target: "target", file: files.validationEmbeddings)
+        request.column = "emb"
+        _ = try catalog.addTargetColumn(request)
+        try FileManager.default.removeItem(at: files.validationEmbeddings)
     }
 }

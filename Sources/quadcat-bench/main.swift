@@ -6,6 +6,8 @@ import TestSupport
 //   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--ingest-bytes N]
 //                 [--report-rows N] [--only catalog|ingest|selectors|report]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
+// `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build), run on Ray by
+//   bench/shards_bench.py.
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
 BLAS.useOptimizedKernels()
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -17,6 +19,16 @@ let work = URL(fileURLWithPath: option("--work") ?? FileManager.default.temporar
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let only = option("--only")
+
+if arguments.first == "shards-build" {
+    var configuration = ScalePool.Configuration()
+    if let rows = option("--rows").flatMap(Int.init) { configuration.rows = rows }
+    if let dim = option("--dim").flatMap(Int.init) { configuration.dimension = dim }
+    if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
+    let set = try ShardedScaleSet(configuration: configuration, shards: option("--shards").flatMap(Int.init) ?? 8, work: work).openOrBuild()
+    print(set.root.path)
+    exit(0)
+}
 
 if arguments.first == "scale" {
     var configuration = ScalePool.Configuration()

@@ -156,6 +156,11 @@ public struct ScalePool: Sendable {
         try writeRows(to: files.embeddings, rows: range.count, dimension: configuration.embeddingDimension) { r, out in
             poolEmbedding(row: range.lowerBound + r, into: out)
         }
+        try writeValidationEmbeddings(to: files)
+    }
+
+    /// The validation set's embeddings alone (the target's `emb` column).
+    public func writeValidationEmbeddings(to files: Files) throws {
         try writeRows(to: files.validationEmbeddings, rows: configuration.validationRows, dimension: configuration.embeddingDimension) { v, out in
             validationEmbedding(row: v, into: out)
         }

@@ -1,0 +1,46 @@
+import Catalog
+import Foundation
+import TestSupport
+
+/// The shard set of `make bench-shards`: the ``ScalePool`` of `make bench-scale` (same rows, since every
+/// row is a function of (seed, row)) cut into `shards` consecutive slices of equal size, each built as
+/// its own catalog and added to a set. Reused when present; each slice's generated files are removed
+/// once its catalog is built.
+struct ShardedScaleSet {
+    let configuration: ScalePool.Configuration
+    let shards: Int
+    let directory: URL
+
+    init(configuration: ScalePool.Configuration, shards: Int, work: URL) {
+        self.configuration = configuration
+        self.shards = shards
+        let c = configuration
+        directory = work.appendingPathComponent("shards-\(c.rows)x\(c.dimension)x\(c.checkpoints)-seed\(c.seed)-\(shards)")
+    }
+
+    var setURL: URL { directory.appendingPathComponent("pool.set") }
+
+    func openOrBuild() throws -> ShardSet {
+        if let set = try? ShardSet.open(at: setURL), set.manifest.shards.count == shards, set.manifest.rowCount == configuration.rows {
+            report("reusing \(setURL.path)")
+            return set
+        }
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pool = ScalePool(configuration)
+        var urls: [URL] = []
+        for s in 0..<shards {
+            let rows = s * configuration.rows / shards..<(s + 1) * configuration.rows / shards
+            let started = Date()
+            let files = directory.appendingPathComponent("files-\(s)")
+            let url = directory.appendingPathComponent("shard-\(s).quadcat")
+            _ = try pool.buildCatalog(at: url, from: try pool.write(to: files, rows: rows))
+            try FileManager.default.removeItem(at: files)
+            urls.append(url)
+            report(String(format: "  shard %d (rows %d..<%d): %.1f s", s, rows.lowerBound, rows.upperBound, Date().timeIntervalSince(started)))
+        }
+        let set = try ShardSet.create(at: setURL, corpus: "pool")
+        try set.add(urls)
+        return set
+    }
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""make bench-shards: every selector over the reference pool split into shards, each step a Ray task
+on a local Ray, with the step and merge times and the bytes moved, and a projection of the time for
+10^8 rows x 8,192 x 4 checkpoints on 16 and 128 machines from those figures.
+
+usage: shards_bench.py SET [--selectors less,random,quad,gtp,spice,rds] [--budget 0.5%] [--num-cpus 2]
+                       [--out results.json]
+"""
+import argparse
+import json
+import sys
+import time
+
+import ray
+
+import quadcat
+import quadcat.ray
+
+TARGET_ROWS = 100_000_000
+MACHINES = (16, 128)
+# Assumptions of the projection (printed with it).
+DISK_GBPS = 1.2          # each machine reads its shards at this speed (this machine's disk: see its bench-scale line)
+NETWORK_GBPS = 1.0       # a machine's link: step results to the driver, the broadcast to every machine
+MERGE_SCALING = "linear in the candidates the merge sees (shards x k for one-round selectors, 2k for GTP's pursuit)"
+
+
+def run(set_path, selector, budget, target):
+    started = time.monotonic()
+    subset = quadcat.ray.select(set_path, selector=selector, budget=budget, name=f"bench-{selector}",
+                                target=None if selector in ("spice", "random") else target)
+    wall = time.monotonic() - started
+    diagnostics = subset.info.diagnostics
+    counters, series = diagnostics.counters, diagnostics.series
+    rounds = [values for key, values in sorted(series.items(), key=lambda item: int(item[0].split("round")[-1]) if "round" in item[0] else 0)
+              if key.startswith("stepSeconds.round")]
+    return {
+        "selector": selector, "rows": len(subset.rows), "wall": wall, "rounds": len(rounds),
+        "stepSecondsPerRound": rounds, "mergeSeconds": series.get("mergeSeconds", []),
+        "resultBytes": counters.get("resultBytes", 0), "broadcastBytes": counters.get("broadcastBytes", 0),
+        "fetchedBytes": counters.get("fetchedBytes", 0),
+    }
+
+
+def project(result, rows, shards, budget_rows):
+    """Seconds for TARGET_ROWS on each machine count, and the parts it is made of."""
+    scale = TARGET_ROWS / rows
+    out = {}
+    for machines in MACHINES:
+        # Steps: every shard's work grows with its rows; shards run on the machines in parallel.
+        step_cpu = sum(sum(r) for r in result["stepSecondsPerRound"])  # all shards, all rounds
+        steps = step_cpu * scale / machines
+        # Bytes: step results grow with the budget (top-k lists) and the machine count; the broadcast
+        # goes to every machine; the driver fetches candidate rows (grows with k).
+        moved = (result["resultBytes"] * scale * machines / shards + result["broadcastBytes"] * machines + result["fetchedBytes"] * scale)
+        transfer = moved / (NETWORK_GBPS * 1e9)
+        merges = sum(result["mergeSeconds"]) * scale
+        out[machines] = {"seconds": steps + transfer + merges, "steps": steps, "transfer": transfer, "merges": merges}
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("set")
+    parser.add_argument("--selectors", default="less,random,rds,quad,gtp,spice")
+    parser.add_argument("--budget", default="0.5%")
+    parser.add_argument("--target", default="target")
+    parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    info = quadcat.ShardSet(args.set).info()
+    rows, shards = info["rows"], len(info["shards"])
+    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    print(f"shard set {args.set}: {rows} rows in {shards} shards; local Ray with {args.num_cpus} CPUs; budget {args.budget}")
+    print(f"{'selector':<8} {'rounds':>6} {'wall s':>8} {'steps s':>9} {'slowest':>8} {'merges s':>9} {'results':>10} {'broadcast':>10} {'fetched':>10}")
+    results = []
+    for selector in args.selectors.split(","):
+        result = run(args.set, selector, args.budget, args.target)
+        steps = sum(sum(r) for r in result["stepSecondsPerRound"])
+        slowest = sum(max(r) for r in result["stepSecondsPerRound"])
+        print(f"{selector:<8} {result['rounds']:>6} {result['wall']:>8.1f} {steps:>9.1f} {slowest:>8.1f} {sum(result['mergeSeconds']):>9.1f} "
+              f"{result['resultBytes'] / 1e6:>8.1f}MB {result['broadcastBytes'] / 1e6:>8.1f}MB {result['fetchedBytes'] / 1e6:>8.1f}MB")
+        results.append(result)
+    budget_rows = float(args.budget.rstrip("%")) / 100 * TARGET_ROWS if args.budget.endswith("%") else float(args.budget)
+    print(f"\nprojection to {TARGET_ROWS:.0e} rows x 8,192 x 4 checkpoints (budget {args.budget}: {budget_rows:,.0f} rows):")
+    print(f"  assumptions: step work linear in rows ({rows} measured), shards spread evenly, machines like this one "
+          f"({args.num_cpus} cores), {NETWORK_GBPS} GB/s links, disks at {DISK_GBPS} GB/s; merges {MERGE_SCALING}")
+    for result in results:
+        projection = project(result, rows, shards, budget_rows)
+        result["projection"] = projection
+        parts = "; ".join(f"{m} machines {p['seconds'] / 60:.1f} min (steps {p['steps'] / 60:.1f}, transfer {p['transfer'] / 60:.1f}, merges {p['merges'] / 60:.1f})"
+                          for m, p in projection.items())
+        print(f"  {result['selector']:<8} {parts}")
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(results, handle, indent=2)
+    ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
