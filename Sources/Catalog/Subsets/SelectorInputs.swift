@@ -22,7 +22,7 @@ struct SelectorInputs {
     var lineage: [SubsetInput] = []
     var targetID: Int64?
 
-    /// Resolves the inputs of `request.selector` (DESIGN §4: LESS and GTP read every checkpoint, SPICE
+    /// Resolves the inputs of `request.selector` (docs/SELECTORS.md: LESS and GTP read every checkpoint, SPICE
     /// and Quad one, the last unless told otherwise).
     static func resolve(_ request: SelectRequest, catalog: Catalog, _ db: Database) throws -> SelectorInputs {
         let corpus = try CorpusRow.named(request.corpus, db)

@@ -1,7 +1,7 @@
 import Foundation
 import Selectors
 
-/// GTP over shards, exact (DESIGN §8): each iteration, every shard returns its best 2k rows for the
+/// GTP over shards, exact (docs/ARCHITECTURE.md, "Shard sets"): each iteration, every shard returns its best 2k rows for the
 /// broadcast residual (the global best 2k lie in their union); the driver runs the pursuit step
 /// (``GTP/Pursuit``) on those candidates, reading only their stored rows from the shards, and
 /// broadcasts the new residual until the pursuit stops.
