@@ -84,36 +84,32 @@ def _xxh64_fast(data: bytes) -> int:
 
 # MARK: - LZ4 block format and the byte shuffle (section 5)
 
+def _extended_length(src: bytes, i: int, length: int) -> Tuple[int, int]:
+    """An LZ4 length whose 4-bit field is 15: add bytes until one is not 255."""
+    if length == 15:
+        while True:
+            b = src[i]
+            i += 1
+            length += b
+            if b != 255:
+                break
+    return length, i
+
+
 def lz4_block_decompress(src: bytes, raw_length: int) -> bytes:
     out = bytearray()
     i, n = 0, len(src)
     while i < n:
         token = src[i]
-        i += 1
-        literals = token >> 4
-        if literals == 15:
-            while True:
-                b = src[i]
-                i += 1
-                literals += b
-                if b != 255:
-                    break
+        literals, i = _extended_length(src, i + 1, token >> 4)
         out += src[i:i + literals]
         i += literals
         if i >= n:
             break
         offset = src[i] | (src[i + 1] << 8)
-        i += 2
         if offset == 0 or offset > len(out):
             raise ValueError("LZ4: bad match offset")
-        length = token & 15
-        if length == 15:
-            while True:
-                b = src[i]
-                i += 1
-                length += b
-                if b != 255:
-                    break
+        length, i = _extended_length(src, i + 2, token & 15)
         length += 4
         start = len(out) - offset
         if length <= offset:
