@@ -36,6 +36,8 @@ public struct CatalogInfo: Codable, Sendable {
         public var textField: String
         public var records: Storage
         public var columns: [Column]
+        /// Record fields indexed for `--where`, with the kinds of value they hold.
+        public var fields: [IndexedField]
         public var subsets: Int
     }
 
@@ -68,7 +70,8 @@ extension Catalog {
                 let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset WHERE corpus_id = ?", arguments: [corpus.id])!
                 return CatalogInfo.Corpus(
                     name: corpus.name, rows: corpus.rowCount, idField: corpus.idField, textField: corpus.textField,
-                    records: try storage(of: [corpus.recordsArrayId], db), columns: columns, subsets: subsets)
+                    records: try storage(of: [corpus.recordsArrayId], db), columns: columns,
+                    fields: try IndexedFieldRows.describe(corpus: corpus, db), subsets: subsets)
             }
             let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset")!
             var codecs: [String: CatalogInfo.Storage] = [:]

@@ -11,6 +11,9 @@ public struct IngestOptions: Sendable {
     /// Add rows to an existing corpus (allowed while it has no feature columns).
     public var append = false
     public var codec: CodecPolicy = .auto
+    /// Record fields to keep as typed values for `select --where` (`--index-field`). Fields the corpus
+    /// indexes already are indexed in appended rows too.
+    public var indexFields: [String] = []
 
     public init() {}
 }
@@ -30,6 +33,8 @@ public struct IngestReport: Codable, Sendable {
     public var duplicateTextRows: Int
     /// A few groups of ids sharing one text.
     public var duplicateExamples: [[String]]
+    /// The corpus's indexed fields after the ingest.
+    public var indexedFields: [IndexedField] = []
 }
 
 extension Catalog {
@@ -91,6 +96,14 @@ extension Catalog {
         var bytesDone = 0
         let records = RecordArrayWriter(staging: staging, policy: options.codec)
         let documents = try DocumentInserter(corpusID: corpusID, db)
+        let indexedAlready = try IndexedFieldRows.all(corpusID: corpusID, db)
+        var newFields: [String] = []
+        for field in options.indexFields where !newFields.contains(field) && !indexedAlready.contains(where: { $0.name == field }) {
+            newFields.append(field)
+        }
+        try IndexedFieldRows.check(newFields, corpus: corpus!)
+        let createdFields = try IndexedFieldRows.create(newFields, corpusID: corpusID, db)
+        var fieldValues = try FieldValueInserter(fields: indexedAlready + createdFields, db)
         let sourceSeq = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ingest_source WHERE corpus_id = ?", arguments: [corpusID])!
         for (fileIndex, file) in files.enumerated() {
             let reader = try JSONLReader(url: file, options: JSONLOptions(idField: options.idField, textField: options.textField))
@@ -112,6 +125,7 @@ extension Catalog {
                         .invalidRequest, "\(file.path): line \(record.line): duplicate id '\(record.id)', already used at \(previous)",
                         remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
                 }
+                try fieldValues.insert(row: nextRow, record: record.raw)
                 nextRow += 1
                 if let progress, (nextRow - firstRow) % 2048 == 0 {
                     progress(ProgressEvent(phase: "reading \(fileName)", completed: bytesDone + reader.bytesRead, total: totalBytes, unit: "bytes"))
@@ -135,13 +149,18 @@ extension Catalog {
         let hash = StagedArray.contentHash(dtype: .records, dim: 1, rowCount: nextRow, checksums: checksums)
         try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
         try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpusID])
+        try fieldValues.recordCounts(db)
+        // Fields new to a corpus that had rows already: read them from its stored records.
+        var updated = corpus!
+        updated.rowCount = nextRow
+        try indexStoredRecords(of: updated, fields: createdFields, rows: 0..<firstRow, db, progress: progress)
 
         let duplicates = try DuplicateTexts.find(corpusID: corpusID, db)
         let stored = records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
         return IngestReport(
             corpus: name, files: files.map(\.path), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: bytesDone,
             bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups, duplicateTextRows: duplicates.extraRows,
-            duplicateExamples: duplicates.examples)
+            duplicateExamples: duplicates.examples, indexedFields: try IndexedFieldRows.describe(corpus: updated, db))
     }
 }
 

@@ -19,6 +19,10 @@ public struct CompareOptions: Sendable {
     public var seed: UInt64 = 0
     public var gradientColumn = "grad"
     public var embeddingColumn = "emb"
+    /// Order the subsets by this recorded metric (`quadcat metric`), ascending unless `descending`;
+    /// subsets without it come last. nil: in the order given.
+    public var sortBy: String?
+    public var descending = false
 
     public init() {}
 }
@@ -50,6 +54,8 @@ public struct CompareReport: Codable, Sendable {
         public var nearDuplicatePairs: Int?
         /// Counts of each value of the label field among the members.
         public var labels: [String: Int]?
+        /// Downstream measurements recorded against the subset (the latest value per key).
+        public var metrics: [String: Double] = [:]
     }
 
     public struct Overlap: Codable, Sendable {
@@ -69,6 +75,8 @@ public struct CompareReport: Codable, Sendable {
     public var overlaps: [Overlap]
     /// Which criteria could not be computed, and why.
     public var notes: [String]
+    /// The metric the entries are ordered by, if any.
+    public var sortedBy: String?
 }
 
 /// `diff`: rows only in A and only in B.
@@ -140,7 +148,8 @@ extension Catalog {
                 subset: info.reference, selector: info.selector, parameters: info.parameters, seconds: info.elapsedSeconds,
                 rows: rows.count, meanLESSScore: mean(lessScores), logDet: nil, gtpResidual: nil, meanInfluence: mean(influences),
                 clustersCovered: nil, clusterEntropyBits: nil, exactDuplicatePairs: Self.pairsSharing(rows.map { hashes[$0] }),
-                nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } })
+                nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } },
+                metrics: Dictionary(uniqueKeysWithValues: info.metrics.map { ($0.key, $0.value) }))
             if let lastGradient { entry.logDet = try SPICE.logDet(of: rows, gradients: lastGradient, alpha: options.alpha) }
             if let trajectory, !rows.isEmpty {
                 entry.gtpResidual = try GTP.relativeResidual(of: rows, checkpoints: trajectory.checkpoints, parameters: gtpParameters)
@@ -168,10 +177,31 @@ extension Catalog {
                 overlaps.append(.init(a: infos[i].reference, b: infos[j].reference, shared: shared, jaccard: union == 0 ? 0 : Double(shared) / Double(union)))
             }
         }
+        if let key = options.sortBy {
+            guard entries.contains(where: { $0.metrics[key] != nil }) else {
+                let keys = Set(entries.flatMap(\.metrics.keys)).sorted()
+                throw CatalogError(
+                    .invalidRequest, "no compared subset has a metric '\(key)'",
+                    remedy: keys.isEmpty ? "record one with `quadcat metric CATALOG NAME@N \(key)=VALUE`" : "metrics recorded: \(keys.joined(separator: ", "))")
+            }
+            entries = Self.sorted(entries, by: key, descending: options.descending)
+        }
         return CompareReport(
             corpus: corpus, target: targetName, labelField: options.labelField,
             corpusLabels: labelValues.map { $0.reduce(into: [:]) { $0[$1, default: 0] += 1 } }, totalClusters: totalClusters,
-            entries: entries, overlaps: overlaps, notes: notes)
+            entries: entries, overlaps: overlaps, notes: notes, sortedBy: options.sortBy)
+    }
+
+    /// Entries ordered by a metric (stable: ties and entries without it keep their order, the latter last).
+    static func sorted(_ entries: [CompareReport.Entry], by key: String, descending: Bool) -> [CompareReport.Entry] {
+        entries.enumerated().sorted { a, b in
+            switch (a.element.metrics[key], b.element.metrics[key]) {
+            case let (x?, y?): return x == y ? a.offset < b.offset : (descending ? x > y : x < y)
+            case (_?, nil): return true
+            case (nil, _?): return false
+            case (nil, nil): return a.offset < b.offset
+            }
+        }.map(\.element)
     }
 
     /// Rows only in `a`, only in `b` (DESIGN §1 `diff`).
