@@ -47,6 +47,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "The field holding each record's id.") var idField = "id"
     @Option(help: "The field holding each record's text.") var textField = "text"
     @Flag(help: "Add rows to an existing corpus that has no feature columns yet.") var append = false
+    @Option(name: .customLong("index-field"), help: "A record field to keep as typed values for select --where (repeatable).") var indexFields: [String] = []
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -56,12 +57,16 @@ struct IngestCommand: ParsableCommand {
             options.idField = idField
             options.textField = textField
             options.append = append
+            options.indexFields = indexFields
             let report = try catalog.ingest(
                 corpus: corpus, files: files.map { URL(fileURLWithPath: $0) }, options: options, progress: Terminal.progressLine())
             Terminal.endProgress()
             if json { return try Terminal.printJSON(report) }
             print("ingested \(report.rowsAdded) records into corpus '\(report.corpus)' (\(report.totalRows) rows) "
                 + "from \(Format.bytes(report.bytesRead)) in \(Format.seconds(report.seconds)); records stored in \(Format.bytes(report.bytesStored))")
+            if !report.indexedFields.isEmpty {
+                print("indexed fields: " + report.indexedFields.map { "\($0.name) (\($0.type), \($0.nullValues) null)" }.joined(separator: ", "))
+            }
             if report.duplicateTextGroups > 0 {
                 print("note: \(report.duplicateTextRows) records repeat the exact text of another (\(report.duplicateTextGroups) groups); kept. "
                     + "Examples (ids): " + report.duplicateExamples.prefix(3).map { $0.joined(separator: " = ") }.joined(separator: "; "))

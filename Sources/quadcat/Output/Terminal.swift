@@ -102,6 +102,9 @@ enum Format {
 
     static func ratio(_ value: Double) -> String { String(format: "%.3f", value) }
 
+    /// A recorded metric: up to six significant digits.
+    static func metric(_ value: Double) -> String { String(format: "%.6g", value) }
+
     /// A remaining time: "45 s", "3 min 20 s", "1 h 05 min".
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
