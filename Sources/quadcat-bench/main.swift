@@ -6,6 +6,8 @@ import TestSupport
 //   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--only catalog|selectors]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
+// The near-duplicate guard at the reference budget against a pairwise loop (GuardBench.swift):
+//   quadcat-bench guard [--members 13500] [--dim 384] [--rows N] [--threshold 0.95] [--baseline-members N]
 BLAS.useOptimizedKernels()
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
@@ -16,6 +18,17 @@ let work = URL(fileURLWithPath: option("--work") ?? FileManager.default.temporar
 try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let only = option("--only")
+
+if arguments.first == "guard" {
+    var bench = GuardBench()
+    if let members = option("--members").flatMap(Int.init) { bench.members = members }
+    if let dim = option("--dim").flatMap(Int.init) { bench.dimension = dim }
+    bench.rows = option("--rows").flatMap(Int.init)
+    if let threshold = option("--threshold").flatMap(Double.init) { bench.threshold = threshold }
+    bench.baselineMembers = option("--baseline-members").flatMap(Int.init)
+    try bench.run()
+    exit(0)
+}
 
 if arguments.first == "scale" {
     var configuration = ScalePool.Configuration()

@@ -92,6 +92,29 @@ struct SelectionGuardTests {
         if limit == 200 { #expect(batched.refused > 10 && expected.count == 160 - batched.refused) }
     }
 
+    /// Answers prepared ahead (a greedy selector's likely next picks) decide exactly as one at a time,
+    /// whatever rows are anticipated and however long ago.
+    @Test(arguments: [0, 8, 64, 600] as [Int])
+    func anticipatedRowsDecideAsRowsAskedOneAtATime(spread: Int) throws {
+        let pool = Pool(n: 300, seed: 13)
+        var random = SeededRandom(seed: UInt64(spread + 1))
+        var order = Array(0..<300)
+        random.shuffle(&order)
+        let expected = Self.naiveWalk(order, limit: 300, vectors: pool.embeddings, threshold: 0.95)
+        let anticipating = try NearDuplicateGuard(source: pool.embeddings, threshold: 0.95)
+        var admitted: [Int] = []
+        for (i, row) in order.enumerated() {
+            // The rows to come, near the front of the order but shuffled within `spread`, plus noise.
+            var next = Array(order[min(i + 1, 300)..<min(i + 1 + max(spread, 1) * 4, 300)])
+            random.shuffle(&next)
+            next = Array(next.prefix(spread)) + [row, order[random.nextInt(below: 300)]]
+            if try anticipating.admit(row, anticipating: next) { admitted.append(row) }
+        }
+        #expect(admitted == expected)
+        #expect(anticipating.refused == 300 - expected.count)
+        if spread >= 64 { #expect(anticipating.anticipationHits > 100 && anticipating.anticipatedRows > 0) }
+    }
+
     @Test func aPairExactlyAtTheThresholdIsRefusedAndJustBelowItIsNot() throws {
         // cos((3, 4), (4, 3)) = 24 / 25 exactly as the guard computes it in Double.
         let vectors = Matrix(rowVectors: [[3, 4], [4, 3], [0, 0], [1, 0]])

@@ -62,12 +62,110 @@ public final class NearDuplicateGuard: SelectionGuard {
         try admit(inOrder: [row], limit: 1).count == 1
     }
 
+    // MARK: Greedy selectors: one row at a time, with rows anticipated
+
+    /// Rows compared with the first `checked` members ahead of their turn, and a member each reaches
+    /// the threshold with, if any (members never leave, so that stays true).
+    private var ahead: [Int: (checked: Int, clash: (member: Int, cosine: Double)?)] = [:]
+    /// How many anticipated rows a miss takes along (0: none), adapted to how often that pays.
+    private var lookahead = 64
+    private var lastLookahead = 0
+    private var hitsSinceLookahead = 0
+    private var missesWithoutLookahead = 0
+    /// Questions answered from rows anticipated earlier, and rows anticipated.
+    public private(set) var anticipationHits = 0
+    public private(set) var anticipatedRows = 0
+
+    /// ``admit(_:)`` for a selector that commits one row at a time and can say which rows it expects
+    /// to ask about next (a lazy greedy's best remaining candidates, in order).
+    ///
+    /// One row against every member is a matrix-vector product, bound by memory bandwidth. So when the
+    /// guard has not seen `row` ahead, it compares it together with the first rows of `next` it has
+    /// not seen, in one matrix product, and keeps their results: a later question about one of them
+    /// then needs only the members admitted since. How many rows it takes along doubles while they
+    /// keep being asked about and halves (down to none, retried now and then) when they are not.
+    /// The decisions are exactly those of ``admit(_:)``.
+    public func admit(_ row: Int, anticipating next: [Int]) throws -> Bool {
+        guard row >= 0 && row < source.rowCount else { throw SelectorError("row \(row) is outside the guard's column (0..<\(source.rowCount))") }
+        if decided.contains(row) { return admittedRows.contains(row) }
+        let start = ContinuousClock.now
+        defer { seconds += Self.seconds(since: start) }
+        let d = dimension
+        if let entry = ahead.removeValue(forKey: row) {
+            anticipationHits += 1
+            hitsSinceLookahead += 1
+            decided.insert(row)
+            if let clash = entry.clash {
+                refuse(row, member: clash.member, cosine: clash.cosine)
+                return false
+            }
+            let unit = UnsafeMutablePointer<Float>.allocate(capacity: d)
+            defer { unit.deallocate() }
+            _ = try unitVectors([row], into: unit)
+            if let (member, cosine) = try closestMemberAtThreshold([row], unit: unit, hasVector: [true], from: entry.checked)[0] {
+                refuse(row, member: member, cosine: cosine)
+                return false
+            }
+            append(unit, row: row)
+            admittedRows.insert(row)
+            return true
+        }
+        adaptLookahead()
+        var batch = [row]
+        for r in next where batch.count <= lookahead && r != row && r >= 0 && r < source.rowCount && !decided.contains(r) && ahead[r] == nil {
+            batch.append(r)
+        }
+        lastLookahead = batch.count - 1
+        guard batch.count > 1 else {
+            var admitted: [Int] = []
+            try decide([row], limit: 1, into: &admitted)
+            return !admitted.isEmpty
+        }
+        let unit = UnsafeMutablePointer<Float>.allocate(capacity: batch.count * d)
+        defer { unit.deallocate() }
+        let hasVector = try unitVectors(batch, into: unit)
+        let clashes = try closestMemberAtThreshold(batch, unit: unit, hasVector: hasVector, from: 0)
+        for i in 1..<batch.count where hasVector[i] { ahead[batch[i]] = (memberRows.count, clashes[i]) }
+        anticipatedRows += batch.count - 1
+        decided.insert(row)
+        if !hasVector[0] {
+            unchecked += 1
+        } else if let (member, cosine) = clashes[0] {
+            refuse(row, member: member, cosine: cosine)
+            return false
+        } else {
+            append(unit, row: row)
+        }
+        admittedRows.insert(row)
+        return true
+    }
+
+    /// After a miss: more rows next time if the last ones were asked about often enough (one in
+    /// eight pays for the matrix product), fewer if not; none for a while when that does not pay.
+    private func adaptLookahead() {
+        if lastLookahead > 0 {
+            lookahead = hitsSinceLookahead * 8 >= lastLookahead ? min(512, max(16, 2 * lookahead)) : lookahead / 2
+            if lookahead < 8 { lookahead = 0 }
+        } else if lookahead == 0 {
+            missesWithoutLookahead += 1
+            if missesWithoutLookahead >= 256 {
+                missesWithoutLookahead = 0
+                lookahead = 16
+            }
+        }
+        hitsSinceLookahead = 0
+    }
+
+    private static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+
+    // MARK: Ranked selectors: blocks of rows in order
+
     public func admit(inOrder rows: [Int], limit: Int) throws -> [Int] {
         let start = ContinuousClock.now
-        defer {
-            let elapsed = ContinuousClock.now - start
-            seconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
+        defer { seconds += Self.seconds(since: start) }
         var admitted: [Int] = []
         var next = 0
         while next < rows.count && admitted.count < limit {
@@ -92,7 +190,7 @@ public final class NearDuplicateGuard: SelectionGuard {
         let unit = UnsafeMutablePointer<Float>.allocate(capacity: b * d)
         defer { unit.deallocate() }
         let hasVector = try unitVectors(block, into: unit)
-        let closeMember = try closestMemberAtThreshold(block, unit: unit, hasVector: hasVector)
+        let closeMember = try closestMemberAtThreshold(block, unit: unit, hasVector: hasVector, from: 0)
 
         // The block's Gram matrix, for candidates admitted earlier in the same block.
         let gram = UnsafeMutablePointer<Float>.allocate(capacity: b * b)
@@ -142,17 +240,20 @@ public final class NearDuplicateGuard: SelectionGuard {
         if examples.count < 5 { examples.append((row, member, cosine)) }
     }
 
-    /// For each candidate with a vector, an admitted row (from before the block) whose cosine with it
-    /// reaches the threshold, if any: the block times the member matrix, in column chunks.
-    private func closestMemberAtThreshold(_ block: [Int], unit: UnsafePointer<Float>, hasVector: [Bool]) throws -> [(Int, Double)?] {
+    /// For each candidate with a vector, a member (admitted before the block, from member `first` on)
+    /// whose cosine with it reaches the threshold, if any: the block times the member matrix, in column
+    /// chunks.
+    private func closestMemberAtThreshold(
+        _ block: [Int], unit: UnsafePointer<Float>, hasVector: [Bool], from start: Int
+    ) throws -> [(member: Int, cosine: Double)?] {
         let b = block.count, d = dimension, m = memberRows.count
-        var found = [(Int, Double)?](repeating: nil, count: b)
-        guard m > 0 else { return found }
+        var found = [(member: Int, cosine: Double)?](repeating: nil, count: b)
+        guard m > start else { return found }
         let chunk = max(256, (16 << 20) / b)
-        let products = UnsafeMutablePointer<Float>.allocate(capacity: b * min(chunk, m))
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: b * min(chunk, m - start))
         defer { products.deallocate() }
         let low = Float(threshold) - Self.band
-        var first = 0
+        var first = start
         while first < m {
             let count = min(chunk, m - first)
             if b == 1 {

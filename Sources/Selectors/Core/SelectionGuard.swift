@@ -12,11 +12,18 @@ public protocol SelectionGuard: AnyObject {
     /// Walks `rows` in order, admitting or refusing each, until `limit` rows are admitted; returns the
     /// admitted rows in order. Rows after the `limit`-th admitted one are not looked at.
     func admit(inOrder rows: [Int], limit: Int) throws -> [Int]
+    /// ``admit(_:)`` for a selector that commits one row at a time, with the rows it expects to ask
+    /// about next, best first (a guard may prepare their answers in one batch). The decision is that
+    /// of ``admit(_:)``.
+    func admit(_ row: Int, anticipating next: [Int]) throws -> Bool
     /// Rows refused so far.
     var refused: Int { get }
 }
 
 extension SelectionGuard {
+    /// Without anticipation.
+    public func admit(_ row: Int, anticipating next: [Int]) throws -> Bool { try admit(row) }
+
     /// One row at a time (guards with a faster batch form override it).
     public func admit(inOrder rows: [Int], limit: Int) throws -> [Int] {
         var admitted: [Int] = []

@@ -66,7 +66,8 @@ extension DPP {
                     result.stoppedInSpan = true
                     break
                 }
-                if let selectionGuard, !(try selectionGuard.admit(rowIds[c])) {
+                // The lazy heap's best stale bounds are the likely next picks (the guard may prepare them).
+                if let selectionGuard, !(try selectionGuard.admit(rowIds[c], anticipating: lazy ? heap.best(512).map { rowIds[$0] } : [])) {
                     result.refused += 1
                     continue
                 }

@@ -163,7 +163,7 @@ extension SPICE {
                     break
                 }
                 // A refused pick has left the candidates already (every chooser removes its pick).
-                if let selectionGuard, !(try selectionGuard.admit(rowId[pick.position])) {
+                if let selectionGuard, !(try selectionGuard.admit(rowId[pick.position], anticipating: likelyNext(chooser))) {
                     result.refused += 1
                     continue
                 }
@@ -179,6 +179,13 @@ extension SPICE {
             result.products = basis.products
             result.abandoned = basis.abandoned
             return result
+        }
+
+        /// Source rows of the candidates the next steps will most likely pick, for the guard: the lazy
+        /// heap's best stale bounds (the other choosers give none).
+        private func likelyNext(_ chooser: Chooser) -> [Int] {
+            guard case .lazy(let heap) = chooser else { return [] }
+            return heap.best(512).map { rowId[$0] }
         }
 
         /// The candidates a step can choose from, and how.
