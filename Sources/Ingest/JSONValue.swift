@@ -56,7 +56,7 @@ indirect enum JSONValue: Equatable {
 }
 
 extension JSONScanner {
-    fileprivate mutating func treeValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    mutating func treeValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         switch current {
         case 0x22:
             let open = pos

@@ -8,7 +8,10 @@ import TestSupport
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 // `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build), run on Ray by
 //   bench/shards_bench.py.
+//   quadcat-bench quad-scale [--rows 10000000] [--dim 1024] [--stride 20]: Quad's clustering at 10^7 rows.
 //   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
+// The near-duplicate guard at the reference budget against a pairwise loop (GuardBench.swift):
+//   quadcat-bench guard [--members 13500] [--dim 384] [--rows N] [--threshold 0.95] [--baseline-members N]
 BLAS.useOptimizedKernels()
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
@@ -27,6 +30,28 @@ if arguments.first == "shards-build" {
     if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
     let set = try ShardedScaleSet(configuration: configuration, shards: option("--shards").flatMap(Int.init) ?? 8, work: work).openOrBuild()
     print(set.root.path)
+    exit(0)
+}
+
+if arguments.first == "guard" {
+    var bench = GuardBench()
+    if let members = option("--members").flatMap(Int.init) { bench.members = members }
+    if let dim = option("--dim").flatMap(Int.init) { bench.dimension = dim }
+    bench.rows = option("--rows").flatMap(Int.init)
+    if let threshold = option("--threshold").flatMap(Double.init) { bench.threshold = threshold }
+    bench.baselineMembers = option("--baseline-members").flatMap(Int.init)
+    try bench.run()
+    exit(0)
+}
+
+if arguments.first == "quad-scale" {
+    var configuration = ScalePool.Configuration()
+    configuration.rows = option("--rows").flatMap(Int.init) ?? 10_000_000
+    configuration.dimension = option("--dim").flatMap(Int.init) ?? 1024
+    configuration.embeddingDimension = option("--emb-dim").flatMap(Int.init) ?? 384
+    configuration.checkpoints = 1
+    try QuadScaleBench(work: work, configuration: configuration, stride: option("--stride").flatMap(Int.init) ?? 20,
+                       budget: option("--budget") ?? "0.5%").run()
     exit(0)
 }
 

@@ -29,6 +29,7 @@ struct Quadcat: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
+            IndexCommand.self, CombineCommand.self, MixCommand.self, MetricCommand.self,
             LogCommand.self, ShowCommand.self, CompareCommand.self, ReportCommand.self, DiffCommand.self, ExportCommand.self, TagCommand.self,
             InfoCommand.self,
             VerifyCommand.self, GCCommand.self, SetCommand.self, StepCommand.self, MergeCommand.self, DemoCommand.self,

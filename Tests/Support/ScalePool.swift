@@ -150,6 +150,26 @@ public struct ScalePool: Sendable {
         }
     }
 
+    /// The gradients at checkpoint `c` of every `stride`-th row only (a partial column, the way users
+    /// attach gradients for a sample of a large pool), the ids file naming each of those rows' document,
+    /// and the validation set's gradients.
+    /// - Returns: the ids file (`grads_ckpt<c>.ids`).
+    public func writeSampledGradients(checkpoint c: Int, stride: Int, to files: Files) throws -> URL {
+        let sampled = (configuration.rows + stride - 1) / stride
+        try writeRows(to: files.gradients(checkpoint: c), rows: sampled, dimension: configuration.dimension) { i, out in
+            poolGradient(row: i * stride, checkpoint: c - 1, into: out)
+        }
+        try writeRows(to: files.validationGradients(checkpoint: c), rows: configuration.validationRows, dimension: configuration.dimension) { v, out in
+            validationGradient(row: v, checkpoint: c - 1, into: out)
+        }
+        let ids = files.directory.appendingPathComponent("grads_ckpt\(c).ids")
+        var text = ""
+        text.reserveCapacity(sampled * 10)
+        for i in 0..<sampled { text += Self.id(i * stride) + "\n" }
+        try Data(text.utf8).write(to: ids)
+        return ids
+    }
+
     /// The pool's (rows `rows`, default all) and the validation set's embeddings.
     public func writeEmbeddings(to files: Files, rows: Range<Int>? = nil) throws {
         let range = rows ?? 0..<configuration.rows

@@ -12,8 +12,8 @@ from . import _cli
 from ._decode import decode
 from .errors import QuadcatError
 from .reports import (
-    AttachReport, CatalogInfo, CompareReport, DiffReport, GCReport, IngestReport, SubsetInfo, TargetInfo, TargetReport,
-    VerifyReport,
+    AttachReport, CatalogInfo, CompareReport, DiffReport, GCReport, IndexReport, IngestReport, SubsetInfo, TargetInfo,
+    TargetReport, VerifyReport,
 )
 from .subset import Subset
 
@@ -50,18 +50,26 @@ class Catalog:
         return self
 
     def ingest(self, files: Union[PathLike, Sequence[PathLike]], *, corpus: str, id_field: str = "id",
-               text_field: str = "text", append: bool = False) -> IngestReport:
+               text_field: str = "text", append: bool = False, index_fields: Sequence[str] = ()) -> IngestReport:
         """Ingests JSONL documents into ``corpus`` (``quadcat ingest``): one JSON object per line with an
         id and a text field; each record is kept byte for byte. ``append`` adds to a corpus that has
-        no feature columns yet. A malformed line or duplicate id leaves the catalog as it was."""
+        no feature columns yet. ``index_fields``: record fields to keep as typed values for
+        ``select(where=...)``. A malformed line or duplicate id leaves the catalog as it was."""
         paths = [files] if isinstance(files, (str, os.PathLike)) else list(files)
         return decode(IngestReport, self._json(
             "ingest", *paths, "--corpus", corpus, "--id-field", id_field, "--text-field", text_field,
-            "--append" if append else None))
+            "--append" if append else None, *_repeated("--index-field", index_fields)))
+
+    def index(self, corpus: str, fields: Union[str, Sequence[str]]) -> IndexReport:
+        """Indexes record fields of ``corpus`` from its stored records (``quadcat index``), for
+        ``select(where=...)``: text, integers and reals as typed values (booleans as 1 and 0; missing,
+        null, objects and arrays read as NULL). Fields indexed already are left as they are."""
+        names = [fields] if isinstance(fields, str) else list(fields)
+        return decode(IndexReport, self._json("index", "--corpus", corpus, *_repeated("--field", names)))
 
     def ingest_parquet(self, files: Union[PathLike, Sequence[PathLike]], *, corpus: str, id_column: str = "id",
                        text_column: str = "text", columns: Optional[Sequence[str]] = None, batch_size: int = 8192,
-                       append: bool = False) -> IngestReport:
+                       append: bool = False, index_fields: Sequence[str] = ()) -> IngestReport:
         """Ingests Parquet files (FineWeb-style shards) into ``corpus`` with no conversion on disk: record
         batches are read with pyarrow and streamed to ``quadcat ingest CATALOG -`` as JSONL, one JSON
         object per row (``columns``: the columns to keep, default all), in file and row order. The id and
@@ -84,7 +92,7 @@ class Catalog:
                         yield (json.dumps(row, ensure_ascii=False, default=_json_value) + "\n").encode("utf-8")
 
         args = self._command("ingest", "-", "--corpus", corpus, "--id-field", id_column, "--text-field", text_column,
-                             "--append" if append else None)
+                             "--append" if append else None, *_repeated("--index-field", index_fields))
         return decode(IngestReport, _cli.run_json_with_input(args, lines()))
 
     def attach(self, file: Union[PathLike, np.ndarray], *, corpus: str, column: str, checkpoint: Optional[int] = None,
@@ -125,21 +133,61 @@ class Catalog:
 
     def select(self, *, corpus: str, selector: str, budget: Union[int, str], name: str, target: Optional[str] = None,
                params: Optional[Mapping[str, Any]] = None, seed: int = 0, checkpoints: Optional[Sequence[int]] = None,
-               gradient_column: Optional[str] = None, embedding_column: Optional[str] = None) -> Subset:
+               gradient_column: Optional[str] = None, embedding_column: Optional[str] = None,
+               where: Optional[str] = None, within: Union[None, str, Subset] = None,
+               exclude: Union[None, str, Subset, Sequence[Union[str, Subset]]] = None,
+               exclude_ids: Union[None, PathLike, Sequence[str]] = None,
+               dedup: Union[None, str, Tuple[str, float]] = None) -> Subset:
         """Runs a selector and stores its result as a new subset version (``quadcat select``).
 
-        ``selector``: ``less``, ``gtp``, ``spice``, ``quad`` or ``random``. ``budget``: a row count
-        (``600``) or a share (``"5%"``). ``name``: an existing name gets version N+1. ``params``:
-        selector parameters (``{"groups": 32}``; ``quadcat select --help`` lists them). The same request
-        on the same data gives the same recipe and content hashes.
+        ``selector``: ``less``, ``gtp``, ``spice``, ``quad``, ``dpp``, ``rds`` or ``random``. ``budget``: a
+        row count (``600``), a share of the corpus (``"5%"``) or of the rows a query leaves
+        (``"5%-of-candidates"``). ``name``: an existing name gets version N+1. ``params``: selector
+        parameters (``{"groups": 32}``; ``quadcat select --help`` lists them). The same request on the
+        same data gives the same recipe and content hashes.
+
+        The query narrows the rows the selector sees: ``where`` a predicate over indexed fields
+        (``"domain != 'bible' AND n_tokens >= 64"``), ``within`` a subset, ``exclude`` one or more
+        subsets, ``exclude_ids`` a file of document ids or a list of them. ``dedup``: the near-duplicate
+        guard, ``"emb:0.95"`` or ``("emb", 0.95)``: no member has that cosine or more with another.
         """
         parameters = [arg for key, value in (params or {}).items() for arg in ("--param", f"{key}={_param(value)}")]
-        info = self._json(
-            "select", "--corpus", corpus, *_option("--target", target), "--selector", selector, "--budget", budget,
-            "--as", name, *parameters, "--seed", seed,
-            *_option("--checkpoints", None if checkpoints is None else ",".join(str(c) for c in checkpoints)),
-            *_option("--gradient-column", gradient_column), *_option("--embedding-column", embedding_column))
+        excluded = [] if exclude is None else [exclude] if isinstance(exclude, (str, Subset)) else list(exclude)
+        if isinstance(dedup, tuple):
+            dedup = f"{dedup[0]}:{float(dedup[1])!r}"
+        with _as_file(exclude_ids, ".ids", _save_lines) as ids_file:
+            info = self._json(
+                "select", "--corpus", corpus, *_option("--target", target), "--selector", selector, "--budget", budget,
+                "--as", name, *parameters, "--seed", seed,
+                *_option("--checkpoints", None if checkpoints is None else ",".join(str(c) for c in checkpoints)),
+                *_option("--gradient-column", gradient_column), *_option("--embedding-column", embedding_column),
+                *_option("--where", where), *_option("--within", _reference(within)),
+                *_repeated("--exclude", [_reference(s) for s in excluded]), *_option("--exclude-ids", ids_file),
+                *_option("--dedup", dedup))
         return Subset(self, decode(SubsetInfo, info))
+
+    def combine(self, expression: str, *, name: str) -> Subset:
+        """Combines subsets of one corpus into a new version of ``name`` (``quadcat combine``):
+        ``"a + b"`` (union: a's rank order, then b's new rows), ``"a & b"`` (intersection, a's order),
+        ``"a - b"`` (difference), evaluated left to right; operators stand apart from the names."""
+        return Subset(self, decode(SubsetInfo, self._json("combine", "--as", name, *expression.split())))
+
+    def mix(self, parts: Mapping[Union[str, Subset], Union[float, str]], *, budget: Union[int, str], name: str) -> Subset:
+        """Mixes subsets by quota into a new version of ``name`` (``quadcat mix``): ``parts`` maps each
+        subset to its share, a fraction (``0.6``) or a percentage (``"60%"``), in order; shares add up
+        to 1. Each part gives its top ranks not taken already; shortfalls are filled from the parts in
+        order."""
+        words = [f"{_reference(subset)}={_share(share)}" for subset, share in parts.items()]
+        return Subset(self, decode(SubsetInfo, self._json("mix", "--as", name, "--budget", budget, *words)))
+
+    def metric(self, subset: Union[str, Subset], values: Optional[Mapping[str, float]] = None, *,
+               note: Optional[str] = None, **more: float) -> Subset:
+        """Records downstream measurements against a subset version (``quadcat metric``), e.g.
+        ``cat.metric("py-gtp@2", target_nll=3.866, note="3 seeds")``; returns the version with its
+        metrics (``Subset.metrics``). ``log``, ``show`` and ``compare`` show the latest per key."""
+        pairs = {**(values or {}), **more}
+        words = [f"{key}={float(value)!r}" for key, value in pairs.items()]
+        return Subset(self, decode(SubsetInfo, self._json("metric", _reference(subset), *words, *_option("--note", note))))
 
     def subset(self, reference: str) -> Subset:
         """A subset version by ``NAME`` (the latest), ``NAME@N`` or a tag."""
@@ -165,13 +213,16 @@ class Catalog:
     # Looking at results.
 
     def compare(self, *subsets: Union[str, Subset], label: Optional[str] = None, target: Optional[str] = None,
-                alpha: Optional[float] = None, near_duplicate: Optional[float] = None) -> CompareReport:
+                alpha: Optional[float] = None, near_duplicate: Optional[float] = None, sort: Optional[str] = None,
+                descending: bool = False) -> CompareReport:
         """Compares subsets side by side (``quadcat compare``): each selector's criterion, duplicates,
-        the distribution of record field ``label``, pairwise overlaps."""
+        the distribution of record field ``label``, pairwise overlaps, recorded metrics; ``sort``
+        orders the entries by one metric (lowest first, or highest with ``descending``)."""
         names = [s.reference if isinstance(s, Subset) else s for s in subsets]
         return decode(CompareReport, self._json(
             "compare", *names, *_option("--label", label), *_option("--target", target),
-            *_option("--alpha", alpha), *_option("--near-duplicate", near_duplicate)))
+            *_option("--alpha", alpha), *_option("--near-duplicate", near_duplicate), *_option("--sort", sort),
+            "--descending" if descending else None))
 
     def diff(self, a: Union[str, Subset], b: Union[str, Subset]) -> DiffReport:
         """Rows only in ``a`` and only in ``b``, with their ranks and scores."""
@@ -218,6 +269,22 @@ def _json_value(value: Any) -> Any:
         except UnicodeDecodeError:
             return bytes(value).hex()
     return str(value)
+
+
+def _repeated(flag: str, values: Sequence[Any]) -> List[Any]:
+    return [arg for value in values for arg in (flag, value)]
+
+
+def _reference(subset: Union[None, str, Subset]) -> Optional[str]:
+    return subset.reference if isinstance(subset, Subset) else subset
+
+
+def _share(share: Union[float, str]) -> str:
+    if isinstance(share, str):
+        return share
+    if not 0 < share <= 1:
+        raise ValueError(f"a mix share is a fraction in (0, 1] (or a string such as '60%'), not {share!r}")
+    return f"{round(share * 100, 9)!r}%"
 
 
 def _param(value: Any) -> str:

@@ -36,14 +36,30 @@ class ColumnInfo:
 
 
 @dataclass(frozen=True)
+class IndexedField:
+    """A record field kept as typed values for ``select(where=...)``: how many records hold each kind of
+    value (booleans are kept as 1 and 0; objects and arrays, ``other_values``, read as NULL) and how
+    many read as NULL. ``type``: ``text``, ``integer``, ``real``, ``boolean``, ``number``, ``mixed``."""
+    name: str
+    type: str = ""
+    text_values: int = 0
+    integer_values: int = 0
+    real_values: int = 0
+    boolean_values: int = 0
+    other_values: int = 0
+    null_values: int = 0
+
+
+@dataclass(frozen=True)
 class CorpusInfo:
-    """A corpus: its documents and feature columns."""
+    """A corpus: its documents, feature columns and indexed fields."""
     name: str
     rows: int = 0
     id_field: str = "id"
     text_field: str = "text"
     records: Optional[Storage] = None
     columns: List[ColumnInfo] = field(default_factory=list)
+    fields: List[IndexedField] = field(default_factory=list)
     subsets: int = 0
 
 
@@ -101,6 +117,18 @@ class IngestReport:
     duplicate_text_groups: int = 0
     duplicate_text_rows: int = 0
     duplicate_examples: List[List[str]] = field(default_factory=list)
+    indexed_fields: List[IndexedField] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """``quadcat index``: fields indexed now, fields indexed already, every indexed field afterwards."""
+    corpus: str
+    added: List[str] = field(default_factory=list)
+    already_indexed: List[str] = field(default_factory=list)
+    fields: List[IndexedField] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +184,58 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class ExcludedIDs:
+    """The ``exclude_ids`` file of a selection: distinct ids listed and how many are documents."""
+    file: str
+    ids: int = 0
+    matched: int = 0
+    ids_hash: str = ""
+
+
+@dataclass(frozen=True)
+class DedupInfo:
+    """The near-duplicate guard of a selection: column, threshold, rows refused, members unchecked."""
+    column: str
+    checkpoint: int = 0
+    cosine: float = 0.0
+    refused: int = 0
+    unchecked: int = 0
+
+
+@dataclass(frozen=True)
+class SubsetQuery:
+    """What a selection ran over: the predicate (canonical form), the subset it ran within, the excluded
+    subsets and ids, the near-duplicate guard, the candidate count, and what a % budget was a share of."""
+    predicate: Optional[str] = None
+    within: Optional[str] = None
+    exclude: List[str] = field(default_factory=list)
+    exclude_ids: Optional[ExcludedIDs] = None
+    dedup: Optional[DedupInfo] = None
+    candidates: Optional[int] = None
+    budget_basis: str = "corpus"
+
+
+@dataclass(frozen=True)
+class SubsetParent:
+    """A subset a version was made from: ``role`` is ``operand`` (combine), ``part`` (mix, with its
+    ``share``), ``within`` or ``exclude`` (select); identified by ``name@version`` and content hash."""
+    role: str
+    subset: str
+    content_hash: str = ""
+    share: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class SubsetMetric:
+    """A downstream measurement of a subset version (the latest for its key)."""
+    key: str
+    value: float
+    note: Optional[str] = None
+    recorded_at: str = ""
+    earlier_values: int = 0
+
+
+@dataclass(frozen=True)
 class SubsetInfo:
     """A stored subset version as ``quadcat log``/``show`` report it."""
     name: str
@@ -178,6 +258,9 @@ class SubsetInfo:
     elapsed_seconds: float = 0.0
     tool_version: str = ""
     tags: List[str] = field(default_factory=list)
+    query: Optional[SubsetQuery] = None
+    parents: List[SubsetParent] = field(default_factory=list)
+    metrics: List[SubsetMetric] = field(default_factory=list)
 
     @property
     def reference(self) -> str:
@@ -190,8 +273,9 @@ class Lineage:
     """How a subset was made: everything needed to make it again, and to tell it apart.
 
     ``recipe_hash`` covers the selector and its version, the canonical parameters, the seed, the
-    budget, the corpus and the content hash of every input column; ``content_hash`` the members (rank
-    order, rows, scores, weights).
+    budget, the corpus, the content hash of every input column, and the query (predicate, the parents'
+    content hashes, excluded ids, the guard); ``content_hash`` the members (rank order, rows, scores,
+    weights). ``parents``: the subsets it was made from (combine, mix, within, exclude).
     """
     subset: str
     corpus: str
@@ -208,6 +292,8 @@ class Lineage:
     content_hash: str
     created_at: str
     tool_version: str
+    query: Optional[SubsetQuery] = None
+    parents: List[SubsetParent] = field(default_factory=list)
 
     @classmethod
     def of(cls, info: SubsetInfo) -> "Lineage":
@@ -216,7 +302,7 @@ class Lineage:
             selector_version=info.selector_version, parameters=json.loads(info.parameters or "{}"), seed=info.seed,
             budget_spec=info.budget_spec, budget=info.budget, inputs=list(info.inputs), parent_version=info.parent_version,
             recipe_hash=info.recipe_hash, content_hash=info.content_hash, created_at=info.created_at,
-            tool_version=info.tool_version)
+            tool_version=info.tool_version, query=info.query, parents=list(info.parents))
 
 
 @dataclass(frozen=True)
@@ -236,6 +322,7 @@ class CompareEntry:
     exact_duplicate_pairs: int = 0
     near_duplicate_pairs: Optional[int] = None
     labels: Optional[Dict[str, int]] = None
+    metrics: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,6 +345,7 @@ class CompareReport:
     entries: List[CompareEntry] = field(default_factory=list)
     overlaps: List[Overlap] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    sorted_by: Optional[str] = None
 
     def entry(self, subset: str) -> CompareEntry:
         """The entry of ``subset`` (``name@N``, or a name whose compared version is meant)."""

@@ -74,8 +74,14 @@ class Subset:
 
     @property
     def lineage(self) -> Lineage:
-        """How this version was made: selector, parameters, seed, budget, input columns by content hash."""
+        """How this version was made: selector, parameters, seed, budget, input columns by content hash,
+        the query it ran over and the subsets it was made from."""
         return Lineage.of(self.info)
+
+    @property
+    def metrics(self) -> Dict[str, float]:
+        """Downstream measurements recorded with ``Catalog.metric`` (the latest value per key)."""
+        return {m.key: m.value for m in self.info.metrics}
 
     def __len__(self) -> int:
         return self.info.row_count

@@ -39,6 +39,8 @@ public struct CatalogInfo: Codable, Sendable {
         /// The records array's content hash (docs/FORMAT.md, "Array content hash"): equal for the same input bytes ingested the same way.
         public var contentHash: String
         public var columns: [Column]
+        /// Record fields indexed for `--where`, with the kinds of value they hold.
+        public var fields: [IndexedField]
         public var subsets: Int
     }
 
@@ -73,7 +75,7 @@ extension Catalog {
                 return CatalogInfo.Corpus(
                     name: corpus.name, rows: corpus.rowCount, idField: corpus.idField, textField: corpus.textField,
                     records: try storage(of: [corpus.recordsArrayId], db), contentHash: try ArrayIndex.load(corpus.recordsArrayId, db).contentHash,
-                    columns: columns, subsets: subsets)
+                    columns: columns, fields: try IndexedFieldRows.describe(corpus: corpus, db), subsets: subsets)
             }
             let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset")!
             var codecs: [String: CatalogInfo.Storage] = [:]

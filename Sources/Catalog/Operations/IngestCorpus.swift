@@ -13,6 +13,9 @@ public struct IngestOptions: Sendable {
     public var codec: CodecPolicy = .auto
     /// Threads parsing and encoding records (nil: one per core). The result does not depend on it.
     public var workers: Int?
+    /// Record fields to keep as typed values for `select --where` (`--index-field`). Fields the corpus
+    /// indexes already are indexed in appended rows too.
+    public var indexFields: [String] = []
 
     public init() {}
 }
@@ -36,6 +39,8 @@ public struct IngestReport: Codable, Sendable {
     public var duplicateTextRows: Int
     /// A few groups of ids sharing one text.
     public var duplicateExamples: [[String]]
+    /// The corpus's indexed fields after the ingest.
+    public var indexedFields: [IndexedField] = []
 }
 
 extension Catalog {
@@ -102,10 +107,19 @@ extension Catalog {
     ) throws -> IngestReport {
         let corpus = try corpusForIngest(name, options: options, db)
         let firstRow = corpus.rowCount
-        let sink = try IngestSink(corpusID: corpus.id!, firstRow: firstRow, staging: staging, codec: options.codec, db)
+        let indexedAlready = try IndexedFieldRows.all(corpusID: corpus.id!, db)
+        var newFields: [String] = []
+        for field in options.indexFields where !newFields.contains(field) && !indexedAlready.contains(where: { $0.name == field }) {
+            newFields.append(field)
+        }
+        try IndexedFieldRows.check(newFields, corpus: corpus)
+        let createdFields = try IndexedFieldRows.create(newFields, corpusID: corpus.id!, db)
+        let sink = try IngestSink(
+            corpusID: corpus.id!, firstRow: firstRow, staging: staging, codec: options.codec,
+            fieldValues: FieldValueInserter(fields: indexedAlready + createdFields, db), db)
         let pipeline = IngestPipeline(
             inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
-            workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount, keepRecords: !sink.fieldValues.isEmpty)
         let totalBytes = Self.totalStoredBytes(inputs)
         try pipeline.run { step in
             switch step {
@@ -137,13 +151,19 @@ extension Catalog {
         let hash = StagedArray.contentHash(dtype: .records, dim: 1, rowCount: nextRow, checksums: checksums)
         try db.execute(sql: "UPDATE array SET row_count = ?, content_hash = ? WHERE id = ?", arguments: [nextRow, hash, arrayID])
         try db.execute(sql: "UPDATE corpus SET row_count = ? WHERE id = ?", arguments: [nextRow, corpus.id!])
+        try sink.fieldValues.recordCounts(db)
+        // Fields new to a corpus that had rows already: read them from its stored records.
+        var updated = corpus
+        updated.rowCount = nextRow
+        try indexStoredRecords(of: updated, fields: createdFields, rows: 0..<firstRow, db, progress: progress)
 
         let duplicates = try sink.duplicateTexts()
         let stored = sink.records.bytesByCodec.values.reduce(0) { $0 + $1.stored }
         return IngestReport(
             corpus: name, files: inputs.map(\.recordedPath), rowsAdded: nextRow - firstRow, totalRows: nextRow, bytesRead: sink.storedBytesDone,
             decodedBytes: sink.decodedBytes, bytesStored: stored, seconds: 0, duplicateTextGroups: duplicates.groups,
-            duplicateTextRows: duplicates.extraRows, duplicateExamples: duplicates.examples)
+            duplicateTextRows: duplicates.extraRows, duplicateExamples: duplicates.examples,
+            indexedFields: try IndexedFieldRows.describe(corpus: updated, db))
     }
 
     /// The corpus to add rows to: a new one, or an existing one with `append`.

@@ -23,6 +23,10 @@ struct ParsedBlock: Sendable {
     var textHashes: [UInt8] = []
     var lines: [Int] = []
     var byteLengths: [Int] = []
+    /// The records' bytes, one after another, when the pipeline keeps them (for indexed fields);
+    /// `recordEnds[i]` is where record i ends.
+    var records: [UInt8] = []
+    var recordEnds: [Int] = []
     /// The records as one chunk (nil when the block holds no record).
     var chunk: EncodedChunk?
     /// What stopped the block after its first `rows` records (an invalid line).
@@ -57,9 +61,12 @@ final class IngestPipeline {
     let codec: CodecPolicy
     let workers: Int
     let engine: RecordParserEngine
+    /// Whether blocks carry their records' bytes to the consumer.
+    let keepRecords: Bool
 
     init(inputs: [JSONLInput], options: JSONLOptions, codec: CodecPolicy, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-         engine: RecordParserEngine = .simdjson) {
+         engine: RecordParserEngine = .simdjson, keepRecords: Bool = false) {
+        self.keepRecords = keepRecords
         self.inputs = inputs
         self.options = options
         self.codec = codec
@@ -71,10 +78,10 @@ final class IngestPipeline {
     /// thrown by `consume` stops the pipeline (the threads end before `run` returns) and is rethrown.
     func run(_ consume: (IngestStep) throws -> Void) throws {
         let pool = BlockPool()
-        let options = self.options, codec = self.codec, engine = self.engine
+        let options = self.options, codec = self.codec, engine = self.engine, keepRecords = self.keepRecords
         let stages = OrderedWorkers<Item, IngestStep, BlockParser>(
             workers: workers, capacity: 2 * workers + 2,
-            makeState: { BlockParser(options: options, codec: codec, engine: engine) },
+            makeState: { BlockParser(options: options, codec: codec, engine: engine, keepRecords: keepRecords) },
             transform: { parser, item in
                 switch item {
                 case .block(let info, let block):
@@ -162,8 +169,10 @@ final class BlockParser {
     private var parserInput = -1
     private let payload = RecordPayloadBuilder()
     private var digest = [UInt8](repeating: 0, count: 32)
+    private let keepRecords: Bool
 
-    init(options: JSONLOptions, codec: CodecPolicy, engine: RecordParserEngine) {
+    init(options: JSONLOptions, codec: CodecPolicy, engine: RecordParserEngine, keepRecords: Bool = false) {
+        self.keepRecords = keepRecords
         self.options = options
         self.codec = codec
         self.engine = engine
@@ -191,6 +200,10 @@ final class BlockParser {
                 parsed.lines.append(number)
                 parsed.byteLengths.append(line.count)
                 payload.append(line)
+                if keepRecords {
+                    parsed.records.append(contentsOf: line)
+                    parsed.recordEnds.append(parsed.records.count)
+                }
             }
         } catch {
             parsed.error = error

@@ -21,9 +21,12 @@ final class IngestSink {
     private var inputFirstRow: Int
     private var source = RecordSource()
     private var textHashes: TextHashCollector
+    /// The indexed fields' values of each record (empty when the corpus indexes none).
+    private(set) var fieldValues: FieldValueInserter
 
-    init(corpusID: Int64, firstRow: Int, staging: StagingArea, codec: CodecPolicy, _ db: Database) throws {
+    init(corpusID: Int64, firstRow: Int, staging: StagingArea, codec: CodecPolicy, fieldValues: FieldValueInserter, _ db: Database) throws {
         self.db = db
+        self.fieldValues = fieldValues
         self.corpusID = corpusID
         records = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: codec)
         documents = try DocumentInserter(corpusID: corpusID, db)
@@ -50,6 +53,11 @@ final class IngestSink {
                             byteLength: block.byteLengths[i], source: source)
                     }
                     if !inserted { throw try duplicateID(id, line: block.lines[i], input: block.info.input) }
+                    if !fieldValues.isEmpty {
+                        try block.records.withUnsafeBytes { records in
+                            try fieldValues.insert(row: nextRow, record: UnsafeRawBufferPointer(rebasing: records[(i == 0 ? 0 : block.recordEnds[i - 1])..<block.recordEnds[i]]))
+                        }
+                    }
                     nextRow += 1
                 }
             }

@@ -15,6 +15,17 @@ enum LineageSection {
         if let target = info.target { rows.append(("target", target)) }
         if let parent = info.parentVersion { rows.append(("previous version", "\(info.name)@\(parent)")) }
         if !info.tags.isEmpty { rows.append(("tags", info.tags.joined(separator: ", "))) }
+        rows += queryRows(info)
+        if !info.parents.isEmpty {
+            rows.append(("made from", info.parents.map { parent in
+                "\(parent.role) \(parent.subset)" + (parent.share.map { String(format: " (%.4g%%)", $0 * 100) } ?? "") + " [\(parent.contentHash.prefix(16))]"
+            }.joined(separator: "; ")))
+        }
+        if !info.metrics.isEmpty {
+            rows.append(("metrics", info.metrics.map { metric in
+                "\(metric.key) = \(String(format: "%.6g", metric.value))" + (metric.note.map { " (\($0))" } ?? "") + " at \(metric.recordedAt)"
+            }.joined(separator: "; ")))
+        }
         rows += [
             ("recipe hash", info.recipeHash),
             ("content hash", info.contentHash),
@@ -44,6 +55,26 @@ enum LineageSection {
         }
         html += "</tbody></table></article>"
         return RenderedChart(kind: "lineage", html: html, elements: rows.count + info.inputs.count)
+    }
+
+    /// The query a selection ran over: predicate, membership, external ids, guard, candidates.
+    static func queryRows(_ info: SubsetInfo) -> [(String, String)] {
+        guard let query = info.query else { return [] }
+        var rows: [(String, String)] = []
+        if let predicate = query.predicate { rows.append(("where", predicate)) }
+        if let within = query.within { rows.append(("within", within)) }
+        if !query.exclude.isEmpty { rows.append(("excluding", query.exclude.joined(separator: ", "))) }
+        if let ids = query.excludeIDs {
+            rows.append(("excluding ids", "\(ids.file): \(AxisTicks.grouped(ids.ids)) ids, \(AxisTicks.grouped(ids.matched)) in the corpus"))
+        }
+        if let candidates = query.candidates {
+            rows.append(("candidates", "\(AxisTicks.grouped(candidates)) rows (budget a share of the \(query.budgetBasis))"))
+        }
+        if let dedup = query.dedup {
+            let column = dedup.checkpoint > 0 ? "\(dedup.column)@\(dedup.checkpoint)" : dedup.column
+            rows.append(("near-duplicate guard", "\(column) cosine >= \(dedup.cosine): \(AxisTicks.grouped(dedup.refused)) rows refused"))
+        }
+        return rows
     }
 
     /// Canonical JSON parameters as `key = value` pairs; other text as it is.

@@ -23,6 +23,10 @@ public struct CompareOptions: Sendable {
     public var seed: UInt64 = 0
     public var gradientColumn = "grad"
     public var embeddingColumn = "emb"
+    /// Order the subsets by this recorded metric (`quadcat metric`), ascending unless `descending`;
+    /// subsets without it come last. nil: in the order given.
+    public var sortBy: String?
+    public var descending = false
 
     public init() {}
 }
@@ -54,6 +58,8 @@ public struct CompareReport: Codable, Sendable {
         public var nearDuplicatePairs: Int?
         /// Counts of each value of the label field among the members.
         public var labels: [String: Int]?
+        /// Downstream measurements recorded against the subset (the latest value per key).
+        public var metrics: [String: Double] = [:]
     }
 
     public struct Overlap: Codable, Sendable {
@@ -73,6 +79,8 @@ public struct CompareReport: Codable, Sendable {
     public var overlaps: [Overlap]
     /// Which criteria could not be computed, and why.
     public var notes: [String]
+    /// The metric the entries are ordered by, if any.
+    public var sortedBy: String?
 }
 
 /// What `compare` read and computed on its way to a ``CompareReport``.
@@ -172,7 +180,8 @@ extension Catalog {
                 subset: info.reference, selector: info.selector, parameters: info.parameters, seconds: info.elapsedSeconds,
                 rows: rows.count, meanLESSScore: mean(lessScores), logDet: nil, gtpResidual: nil, meanInfluence: mean(influences),
                 clustersCovered: nil, clusterEntropyBits: nil, exactDuplicatePairs: Self.pairsSharing(rows.map { hashes[$0] }),
-                nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } })
+                nearDuplicatePairs: nil, labels: labelValues.map { values in rows.reduce(into: [:]) { $0[values[$1], default: 0] += 1 } },
+                metrics: Dictionary(uniqueKeysWithValues: info.metrics.map { ($0.key, $0.value) }))
             if let lastGradient { entry.logDet = try SPICE.logDet(of: rows, gradients: lastGradient, alpha: options.alpha) }
             if let trajectory, !rows.isEmpty {
                 if rows.count <= options.gtpResidualLimit {
@@ -208,10 +217,23 @@ extension Catalog {
                 overlaps.append(.init(a: infos[i].reference, b: infos[j].reference, shared: shared, jaccard: union == 0 ? 0 : Double(shared) / Double(union)))
             }
         }
+        var subsetsInOrder = infos, membersInOrder = memberLists
+        if let key = options.sortBy {
+            guard entries.contains(where: { $0.metrics[key] != nil }) else {
+                let keys = Set(entries.flatMap(\.metrics.keys)).sorted()
+                throw CatalogError(
+                    .invalidRequest, "no compared subset has a metric '\(key)'",
+                    remedy: keys.isEmpty ? "record one with `quadcat metric CATALOG NAME@N \(key)=VALUE`" : "metrics recorded: \(keys.joined(separator: ", "))")
+            }
+            let order = Self.sortedOrder(entries, by: key, descending: options.descending)
+            entries = order.map { entries[$0] }
+            subsetsInOrder = order.map { infos[$0] }
+            membersInOrder = order.map { memberLists[$0] }
+        }
         let report = CompareReport(
             corpus: corpus, target: targetName, labelField: options.labelField,
             corpusLabels: labelValues.map { $0.reduce(into: [:]) { $0[$1, default: 0] += 1 } }, totalClusters: totalClusters,
-            entries: entries, overlaps: overlaps, notes: notes)
+            entries: entries, overlaps: overlaps, notes: notes, sortedBy: options.sortBy)
         var criteria: [CompareWorkings.RowCriterion] = []
         if let lessScores {
             criteria.append(.init(name: "LESS score", meanField: "meanLESSScore", about: "learning-rate weighted cosine of each row's gradient trajectory with the target's, max over subtasks", values: lessScores))
@@ -219,7 +241,20 @@ extension Catalog {
         if let influences {
             criteria.append(.init(name: "Quad influence", meanField: "meanInfluence", about: "cosine of each row's last-checkpoint gradient with the mean unit target gradient", values: influences))
         }
-        return CompareWorkings(report: report, subsets: infos, members: memberLists, rowCriteria: criteria)
+        return CompareWorkings(report: report, subsets: subsetsInOrder, members: membersInOrder, rowCriteria: criteria)
+    }
+
+    /// The entries' positions ordered by a metric (stable: ties and entries without it keep their
+    /// order, the latter last).
+    static func sortedOrder(_ entries: [CompareReport.Entry], by key: String, descending: Bool) -> [Int] {
+        entries.enumerated().sorted { a, b in
+            switch (a.element.metrics[key], b.element.metrics[key]) {
+            case let (x?, y?): return x == y ? a.offset < b.offset : (descending ? x > y : x < y)
+            case (_?, nil): return true
+            case (nil, _?): return false
+            case (nil, nil): return a.offset < b.offset
+            }
+        }.map(\.offset)
     }
 
     /// Rows only in `a`, only in `b` (`quadcat diff`).

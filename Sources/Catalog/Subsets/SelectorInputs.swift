@@ -21,6 +21,49 @@ struct SelectorInputs {
     var targetEmbeddings: Matrix?
     var lineage: [SubsetInput] = []
     var targetID: Int64?
+    /// The rows a query left (nil: all); random samples among them, the columns read as unusable elsewhere.
+    var candidates: RowMask?
+
+    /// The inputs with every pool column narrowed to `candidates` (``RestrictedVectors``), so that every
+    /// selector selects among them without knowing why.
+    func restricted(to candidates: RowMask?) -> SelectorInputs {
+        guard let candidates else { return self }
+        var inputs = self
+        inputs.candidates = candidates
+        inputs.checkpoints = checkpoints.map { c in
+            var restricted = c
+            restricted.pool = RestrictedVectors(c.pool, candidates: candidates)
+            return restricted
+        }
+        inputs.embeddings = embeddings.map { RestrictedVectors($0, candidates: candidates) }
+        return inputs
+    }
+
+    /// The column of the near-duplicate guard: an embedding column, or one checkpoint of a gradient
+    /// column (the last unless named).
+    static func guardColumn(_ dedup: DedupRequest, corpus: CorpusRow, catalog: Catalog, _ db: Database) throws -> (StoredVectors, SubsetInput) {
+        let family = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id! && Column("name") == dedup.column).order(Column("checkpoint")).fetchAll(db)
+        guard let last = family.last else {
+            let known = try String.fetchAll(db, sql: "SELECT DISTINCT name FROM feature_column WHERE corpus_id = ? AND kind != 'score' ORDER BY name", arguments: [corpus.id])
+            throw CatalogError(
+                .notFound, "--dedup: corpus '\(corpus.name)' has no column '\(dedup.column)'",
+                remedy: known.isEmpty ? "attach an embedding column first" : "columns here: \(known.joined(separator: ", "))")
+        }
+        guard last.kind != ColumnKind.score.rawValue else {
+            throw CatalogError(.invalidRequest, "--dedup: '\(dedup.column)' is a score column; near duplicates are found by the cosine of embeddings or gradients")
+        }
+        let column: FeatureColumnRow
+        if let checkpoint = dedup.checkpoint {
+            guard let match = family.first(where: { $0.checkpoint == checkpoint }) else {
+                throw CatalogError(.notFound, "--dedup: column '\(dedup.column)' has no checkpoint \(checkpoint) (it has \(family.map { String($0.checkpoint) }.joined(separator: ", ")))")
+            }
+            column = match
+        } else {
+            column = last
+        }
+        let vectors = try catalog.vectors(of: column, db)
+        return (vectors, SubsetInput(role: "dedup", column: column.name, checkpoint: column.checkpoint, contentHash: try catalog.describe(column, db).contentHash))
+    }
 
     /// Resolves the inputs of `request.selector` (docs/SELECTORS.md: LESS and GTP read every checkpoint, SPICE
     /// and Quad one, the last unless told otherwise).

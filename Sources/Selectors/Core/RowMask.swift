@@ -52,3 +52,29 @@ public struct RowMask: Sendable, Equatable, Codable {
         return out
     }
 }
+
+extension RowMask {
+    /// A mask of `count` rows holding exactly `rows` (each in `0..<count`).
+    public init<S: Sequence>(count: Int, rows: S) where S.Element == Int {
+        self.init(count: count, allSet: false)
+        for row in rows { insert(row) }
+    }
+
+    /// Rows in both masks (they must cover the same number of rows).
+    public func intersection(_ other: RowMask) -> RowMask {
+        precondition(count == other.count, "masks of \(count) and \(other.count) rows")
+        return RowMask(count: count, words: zip(words, other.words).map { $0 & $1 })
+    }
+
+    /// Rows in either mask.
+    public func union(_ other: RowMask) -> RowMask {
+        precondition(count == other.count, "masks of \(count) and \(other.count) rows")
+        return RowMask(count: count, words: zip(words, other.words).map { $0 | $1 })
+    }
+
+    /// Rows in this mask and not in `other`.
+    public func subtracting(_ other: RowMask) -> RowMask {
+        precondition(count == other.count, "masks of \(count) and \(other.count) rows")
+        return RowMask(count: count, words: zip(words, other.words).map { $0 & ~$1 })
+    }
+}

@@ -57,7 +57,8 @@ public enum DPP {
     ///   nil computes them over the rows given (a shard set passes the whole corpus's).
     public static func select(
         checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, budget: Int, parameters: Parameters,
-        progress: SelectionProgressHandler? = nil, standardization: (mean: Double, deviation: Double)? = nil
+        guard selectionGuard: (any SelectionGuard)? = nil, progress: SelectionProgressHandler? = nil,
+        standardization: (mean: Double, deviation: Double)? = nil
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("dpp: the budget must be non-negative, got \(budget)") }
         guard parameters.beta.isFinite else { throw SelectorError("dpp: beta must be finite") }
@@ -78,7 +79,7 @@ public enum DPP {
         let greedy = Greedy(
             rows: trajectories.rows, rowIds: scored, quality: quality, squaredNorms: scored.map { trajectories.squaredNorms[$0] },
             capacity: min(budget, scored.count))
-        let run = try greedy.run(budget: budget, lazy: parameters.lazy, progress: progress)
+        let run = try greedy.run(budget: budget, lazy: parameters.lazy, guard: selectionGuard, progress: progress)
         diagnostics.timings["greedy"] = seconds(since: &clock)
 
         var members = run.picks.map { Member(row: $0.row, score: $0.logGain) }
@@ -88,7 +89,9 @@ public enum DPP {
             "abandonedRefreshes": Double(run.abandoned), "picks": Double(run.picks.count), "logDet": run.objective.last ?? 0,
             "beta": parameters.beta,
         ]
-        let excluded = checkpoints[0].pool.rowCount - scored.count
+        let outside = checkpoints[0].pool.candidateRows.map { checkpoints[0].pool.rowCount - $0.setCount } ?? 0
+        let excluded = checkpoints[0].pool.rowCount - outside - scored.count
+        if run.refused > 0 { diagnostics.counters["refusedPicks"] = Double(run.refused) }
         if excluded > 0 {
             diagnostics.notes.append("\(excluded) rows have no usable or a zero gradient at some checkpoint and were never considered")
         }
@@ -97,7 +100,8 @@ public enum DPP {
             if parameters.fill {
                 let chosen = Set(members.map(\.row))
                 let ranked = topK(scores.values, k: scored.count).filter { !chosen.contains($0) }
-                let filled = ranked.prefix(budget - members.count)
+                let filled = try selectionGuard.map { try $0.admit(inOrder: ranked, limit: budget - members.count) }
+                    ?? Array(ranked.prefix(budget - members.count))
                 members += filled.map { Member(row: $0, score: Double(scores.values[$0])) }
                 diagnostics.counters["filledFromLESS"] = Double(filled.count)
                 diagnostics.notes.append(note + "; the other \(filled.count) rows come from the LESS ranking (fill=false stops instead)")
@@ -106,7 +110,10 @@ public enum DPP {
             }
         }
         if members.count < budget {
-            diagnostics.notes.append("\(members.count) rows for a budget of \(budget): only \(scored.count) rows can be scored")
+            diagnostics.notes.append(
+                selectionGuard == nil
+                    ? "\(members.count) rows for a budget of \(budget): only \(scored.count) rows can be scored"
+                    : "\(members.count) rows for a budget of \(budget): \(scored.count) rows can be scored, and the near-duplicate guard refused some")
         }
         return Selection(members: members, diagnostics: diagnostics)
     }

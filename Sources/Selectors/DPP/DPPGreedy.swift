@@ -15,6 +15,8 @@ extension DPP {
         var evaluations = 0
         var products = 0
         var abandoned = 0
+        /// Picks the guard refused (they left the candidates).
+        var refused = 0
         /// True when the greedy stopped because every remaining d^2 fell below ``DPP/minimumGain``.
         var stoppedInSpan = false
     }
@@ -51,7 +53,9 @@ extension DPP {
             value > other || (value == other && rowIds[a] < rowIds[b])
         }
 
-        func run(budget: Int, lazy: Bool, progress: SelectionProgressHandler?) throws -> Run {
+        /// With a guard, a pick it refuses leaves the candidates (neither chooser puts its pick back) and
+        /// the step chooses again.
+        func run(budget: Int, lazy: Bool, guard selectionGuard: (any SelectionGuard)? = nil, progress: SelectionProgressHandler?) throws -> Run {
             var result = Run()
             var heap = LazyHeap(entries: lazy ? rowIds.indices.map { .init(key: gain($0), rowId: rowIds[$0], candidate: $0) } : [])
             var remaining = lazy ? [] : Array(rowIds.indices)
@@ -61,6 +65,11 @@ extension DPP {
                 guard value >= DPP.minimumGain else {
                     result.stoppedInSpan = true
                     break
+                }
+                // The lazy heap's best stale bounds are the likely next picks (the guard may prepare them).
+                if let selectionGuard, !(try selectionGuard.admit(rowIds[c], anticipating: lazy ? heap.best(512).map { rowIds[$0] } : [])) {
+                    result.refused += 1
+                    continue
                 }
                 try basis.commit(rowIds[c], scale: nil)
                 let logGain = log(value)

@@ -42,19 +42,26 @@ public enum GTP {
     /// Runs the pursuit.
     ///
     /// - Parameter budget: k, the largest subset size.
+    /// - Parameter guard: walks the pursuit's members by weight and drops the rows it refuses; the rows
+    ///   left are refitted (their weights and the residual are those of the smaller subset). The pursuit
+    ///   itself is not changed: its support is chosen jointly, so a row cannot be refused mid-way the
+    ///   way a ranked or greedy selector refuses one.
     public static func select(
-        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler? = nil
+        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, guard selectionGuard: (any SelectionGuard)? = nil,
+        progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
-        try select(checkpoints: checkpoints, budget: budget, parameters: parameters, progress: progress, limits: .standard)
+        try select(checkpoints: checkpoints, budget: budget, parameters: parameters, guard: selectionGuard, progress: progress, limits: .standard)
     }
 
-    /// ``select(checkpoints:budget:parameters:progress:)`` within the given memory limits.
+    /// ``select(checkpoints:budget:parameters:guard:progress:)`` within the given memory limits.
     public static func select(
-        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, progress: SelectionProgressHandler?, limits: Limits
+        checkpoints: [CheckpointGradients], budget: Int, parameters: Parameters, guard selectionGuard: (any SelectionGuard)? = nil,
+        progress: SelectionProgressHandler?, limits: Limits
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         let layout = try TrajectoryLayout(checkpoints, limits: limits)
         var pursuit = try Pursuit(layout: layout, budget: budget, parameters: parameters)
+        pursuit.rowsOutsideCandidates = checkpoints[0].pool.candidateRows.map { layout.poolRows - $0.setCount } ?? 0
         let correlator = ResidualCorrelator(layout: layout)
         var cache = Pursuit.Cache()
         while let request = pursuit.nextCorrelation {
@@ -65,6 +72,9 @@ public enum GTP {
             pursuit.timings.correlation += GTPTiming.seconds(since: clock)
             try pursuit.advance(candidates, eligibleRows: correlator.eligible.setCount, layout: layout, cache: &cache)
             progress?(SelectionProgress(phase: "pursuit", completed: request.iteration, total: parameters.iterations, unit: "iterations"))
+        }
+        if let selectionGuard, let system = cache.system {
+            try pursuit.admitMembers(by: selectionGuard, system: system, layout: layout)
         }
         return pursuit.finish()
     }
@@ -90,6 +100,31 @@ public enum GTP {
         try TargetGroups(
             trajectories: try layout.targetTrajectories(), rows: layout.targetRows, dimension: layout.dimension,
             groups: parameters.groups, seed: parameters.seed)
+    }
+
+    /// The fit without the rows the guard refuses, walking the members by weight (heaviest first), and
+    /// the kept rows refitted. `system` holds every row of the fit.
+    static func guarded(
+        _ fit: Fit, by selectionGuard: any SelectionGuard, system: CandidateSystem, targets: TargetGroups, diagnostics: inout Diagnostics
+    ) throws -> Fit {
+        let ranked = fit.members(groups: targets.count).map(\.row)
+        let admitted = Set(try selectionGuard.admit(inOrder: ranked, limit: ranked.count))
+        guard admitted.count < ranked.count else { return fit }
+        var position: [Int: Int] = [:]
+        for (i, r) in system.rows.enumerated() { position[r] = i }
+        let kept = system.restricted(to: fit.rows.filter(admitted.contains).map { position[$0]! })
+        let weights = try kept.fit(warmStart: fit.spread(over: kept.rows, groups: targets.count))
+        let norms = rowNorms(weights, groups: targets.count)
+        let support = norms.indices.filter { norms[$0] > 0 }
+        let chosen = kept.restricted(to: support)
+        let chosenWeights = support.flatMap { i in (0..<targets.count).map { weights[i * targets.count + $0] } }
+        let relative = frobeniusNorm(try chosen.residual(targets: targets, weights: chosenWeights)) / targets.norm
+        diagnostics.counters["guardRefusedRows"] = Double(ranked.count - admitted.count)
+        diagnostics.notes.append(
+            "the near-duplicate guard refused \(ranked.count - admitted.count) of the pursuit's \(ranked.count) rows (walked by weight); "
+                + "the other \(admitted.count) were refitted: relative residual \(format(fit.relativeResidual)) -> \(format(relative))"
+                + (chosen.count < admitted.count ? ", \(admitted.count - chosen.count) rows left with zero weight" : ""))
+        return Fit(rows: chosen.rows, weights: chosenWeights, relativeResidual: relative)
     }
 
     /// Each group's fit admits one copy of a row, but two groups may pick different copies (rows

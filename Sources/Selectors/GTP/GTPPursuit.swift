@@ -37,6 +37,8 @@ extension GTP {
         /// Candidate rows read from the store by the last ``advance(_:eligibleRows:layout:cache:)``.
         public private(set) var candidateRowsRead = 0
         private var started: Date
+        /// Rows a query left out of the pool (not counted as unusable in the notes).
+        public var rowsOutsideCandidates = 0
 
         /// A correlation pass the pursuit needs: the best `count` rows (positive score, eligible) for
         /// the current residual, at iteration `iteration`.
@@ -92,7 +94,7 @@ extension GTP {
             iteration += 1
             if iteration == 1 {
                 diagnostics.counters["eligibleRows"] = Double(eligibleRows)
-                let excluded = layout.poolRows - eligibleRows
+                let excluded = layout.poolRows - rowsOutsideCandidates - eligibleRows
                 if excluded > 0 {
                     diagnostics.notes.append("\(excluded) rows are unusable or have a zero gradient at some checkpoint and were never considered")
                 }
@@ -156,6 +158,15 @@ extension GTP {
             residual = newResidual
             diagnostics.objectiveTrace.append(relative)
             if relative < parameters.tolerance { stop = .tolerance }
+        }
+
+        /// Walks the kept rows by weight through a near-duplicate guard and refits the rows it admits
+        /// (their weights and residual are those of the smaller subset). The pursuit itself is not
+        /// changed: its support is chosen jointly, so a row cannot be refused mid-way.
+        mutating func admitMembers(by selectionGuard: any SelectionGuard, system: CandidateSystem, layout: TrajectoryLayout) throws {
+            guard !kept.rows.isEmpty else { return }
+            let targets = try GTP.makeTargets(layout: layout, parameters: parameters)
+            kept = try GTP.guarded(kept, by: selectionGuard, system: system, targets: targets, diagnostics: &diagnostics)
         }
 
         /// The subset: the kept rows ranked by weight, with the diagnostics.

@@ -79,25 +79,29 @@ public enum LESS {
         return Scores(values: values, excluded: excluded.setRows)
     }
 
-    /// Selects the `budget` highest-scoring rows (ties: lower row first).
+    /// Selects the `budget` highest-scoring rows (ties: lower row first). With a guard, walks the
+    /// ranking past the rows it refuses.
     public static func select(
         checkpoints: [CheckpointGradients], targetSubtasks: [Int]?, budget: Int, parameters: Parameters = Parameters(),
-        progress: SelectionProgressHandler? = nil
+        guard selectionGuard: (any SelectionGuard)? = nil, progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         let start = Date()
         let scored = try scores(checkpoints: checkpoints, targetSubtasks: targetSubtasks, parameters: parameters, progress: progress)
         let scoring = Date().timeIntervalSince(start)
-        let picked = topK(scored.values, k: budget)
+        let picked = try admitted(budget, guard: selectionGuard) { topK(scored.values, k: $0) }
         var diagnostics = Diagnostics()
-        diagnostics.counters["excludedRows"] = Double(scored.excluded.count)
+        // Rows a query left out are not candidates, not unusable ones.
+        let unusable = checkpoints[0].pool.candidatesAmong(scored.excluded)
+        diagnostics.counters["excludedRows"] = Double(unusable.count)
         diagnostics.counters["checkpoints"] = Double(checkpoints.count)
         diagnostics.counters["subtasks"] = Double(Set(targetSubtasks ?? [0]).count)
-        if !scored.excluded.isEmpty {
-            let sample = scored.excluded.prefix(5).map(String.init).joined(separator: ", ")
-            diagnostics.notes.append("\(scored.excluded.count) rows have no usable or a zero gradient and were never considered (rows \(sample)\(scored.excluded.count > 5 ? ", ..." : ""))")
+        if !unusable.isEmpty {
+            let sample = unusable.prefix(5).map(String.init).joined(separator: ", ")
+            diagnostics.notes.append("\(unusable.count) rows have no usable or a zero gradient and were never considered (rows \(sample)\(unusable.count > 5 ? ", ..." : ""))")
         }
         if picked.count < budget {
-            diagnostics.notes.append("only \(picked.count) rows could be scored; the subset is smaller than the budget of \(budget)")
+            let why = selectionGuard == nil ? "could be scored" : "could be scored and passed the near-duplicate guard"
+            diagnostics.notes.append("only \(picked.count) rows \(why); the subset is smaller than the budget of \(budget)")
         }
         diagnostics.timings["scoring"] = scoring
         diagnostics.timings["topK"] = Date().timeIntervalSince(start) - scoring

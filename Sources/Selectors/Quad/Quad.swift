@@ -44,9 +44,11 @@ public enum Quad {
     ///     arms (or rounds) first, and the diagnostics then say why.
     /// - Returns: members with score I(z) (the slice's estimated mean influence for unscored rows,
     ///   since a score cannot be NaN) and weight 1, in acceptance order.
+    ///   - guard: admits the rows of each accepted (or filled) slice one by one; the rows it refuses are
+    ///     consumed with their slice but not taken.
     public static func select(
         gradients: any VectorSource, target: Matrix, embeddings: any VectorSource, budget: Int,
-        parameters: Parameters, progress: SelectionProgressHandler? = nil
+        parameters: Parameters, guard selectionGuard: (any SelectionGuard)? = nil, progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         guard gradients.rowCount == embeddings.rowCount else {
@@ -68,7 +70,7 @@ public enum Quad {
         let kmeansTime = elapsed(since: &clock)
         var outcome = try select(
             influence: influence, assignments: clustering.assignments, centroids: clustering.centroids, budget: budget,
-            parameters: parameters)
+            parameters: parameters, guard: selectionGuard, candidates: embeddings.candidateRows)
         outcome.selection.diagnostics.timings["influence"] = influenceTime
         outcome.selection.diagnostics.timings["kmeans"] = kmeansTime
         outcome.selection.diagnostics.counters["kmeansIterations"] = Double(clustering.iterations)
@@ -90,8 +92,12 @@ public enum Quad {
     ///   - assignments: the cluster of each row in `0..<centroids.rows`, or -1 for a row in no cluster.
     ///   - centroids: the clusters' centroids in embedding space (for the neighbour radius).
     ///   - parameters: `clusters` and `kmeansSample` are not used here.
+    ///   - guard: see ``select(gradients:target:embeddings:budget:parameters:guard:progress:)``.
+    ///   - candidates: the rows a query left, when it left only some (for the notes: the other rows are
+    ///     in no cluster because they are not candidates, not because they lack an embedding).
     public static func select(
-        influence: [Float], assignments: [Int], centroids: Matrix, budget: Int, parameters: Parameters
+        influence: [Float], assignments: [Int], centroids: Matrix, budget: Int, parameters: Parameters,
+        guard selectionGuard: (any SelectionGuard)? = nil, candidates: RowMask? = nil
     ) throws -> Outcome {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         try parameters.validate()
@@ -123,16 +129,20 @@ public enum Quad {
         var run = BanditRun(
             influence: influence, assignments: assignments, clusterCount: clusterCount,
             bandit: Bandit(neighbours: neighbours, alpha: alpha), tau: tau, parameters: parameters)
-        run.run(budget: budget, arms: arms, maxRounds: parameters.maxRounds ?? Int.max)
+        run.selectionGuard = selectionGuard
+        try run.run(budget: budget, arms: arms, maxRounds: parameters.maxRounds ?? Int.max)
         let exhausted = run.members.count < budget && !run.stoppedAtMaxRounds
         if exhausted && !parameters.strict {
-            run.fillFromRejectedSlices(budget: budget, fallbackScore: statistics.mean)
+            try run.fillFromRejectedSlices(budget: budget, fallbackScore: statistics.mean)
         }
         diagnostics.timings["bandit"] = elapsed(since: &clock)
 
         let covered = Set(run.members.map { assignments[$0.row] }).count
         let unscoredMembers = run.members.count { influence[$0.row].isNaN }
-        let rowsWithoutCluster = assignments.count { $0 < 0 }
+        // Rows a query left out are neither unscored nor without a cluster: they are not candidates.
+        let isCandidate: (Int) -> Bool = { candidates?.contains($0) ?? true }
+        let rowsWithoutCluster = assignments.indices.count { assignments[$0] < 0 && isCandidate($0) }
+        let unscoredRows = influence.indices.count { influence[$0].isNaN && isCandidate($0) }
         diagnostics.objectiveTrace = run.acceptedAfterRound.map(Double.init)
         diagnostics.series["pullsPerRound"] = run.pullsPerRound.map(Double.init)
         diagnostics.series["acceptedPullsPerRound"] = run.acceptedPullsPerRound.map(Double.init)
@@ -149,15 +159,16 @@ public enum Quad {
             "radius": radius,
             "influenceMean": statistics.mean,
             "influenceStandardDeviation": statistics.standardDeviation,
-            "unscoredRows": Double(influence.count - scored.count),
+            "unscoredRows": Double(unscoredRows),
             "unscoredMembers": Double(unscoredMembers),
             "rowsWithoutCluster": Double(rowsWithoutCluster),
             "filledRows": Double(run.filledRows),
             "filledSlices": Double(run.filledSlices),
         ]
+        if selectionGuard != nil { diagnostics.counters["guardRefusedRows"] = Double(run.refusedRows) }
         diagnostics.notes = notes(
             run: run, budget: budget, tau: tau, maximumInfluence: scored.map { Double(influence[$0]) }.max()!,
-            unscoredMembers: unscoredMembers, unscoredRows: influence.count - scored.count,
+            unscoredMembers: unscoredMembers, unscoredRows: unscoredRows,
             rowsWithoutCluster: rowsWithoutCluster, strict: parameters.strict)
         return Outcome(selection: Selection(members: run.members, diagnostics: diagnostics), bandit: run.bandit)
     }

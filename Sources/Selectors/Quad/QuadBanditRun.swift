@@ -29,6 +29,10 @@ extension Quad {
         /// Rows and slices the fill took after every arm was exhausted.
         private(set) var filledRows = 0
         private(set) var filledSlices = 0
+        /// Admits the rows of an accepted (or filled) slice one by one; nil takes them all.
+        var selectionGuard: (any SelectionGuard)? = nil
+        /// Rows of accepted or filled slices the guard refused.
+        private(set) var refusedRows = 0
 
         init(influence: [Float], assignments: [Int], clusterCount: Int, bandit: Bandit, tau: Double, parameters: Parameters) {
             self.influence = influence
@@ -48,7 +52,7 @@ extension Quad {
 
         /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
         /// `maxRounds` rounds have run.
-        mutating func run(budget: Int, arms: Int, maxRounds: Int) {
+        mutating func run(budget: Int, arms: Int, maxRounds: Int) throws {
             while members.count < budget {
                 let pulled = bandit.best(arms) { cursor[$0] < order[$0].count }
                 if pulled.isEmpty { break }
@@ -58,7 +62,7 @@ extension Quad {
                 }
                 let (pullsBefore, acceptedBefore) = (pulls, acceptedPulls)
                 for cluster in pulled {
-                    pull(cluster, budget: budget)
+                    try pull(cluster, budget: budget)
                     if members.count == budget { break }
                 }
                 acceptedAfterRound.append(members.count)
@@ -71,7 +75,7 @@ extension Quad {
         /// reward first (ties: the earlier pull), slices that had no scored row last, until the budget
         /// is met. Rows without a score get their slice's estimate, or `fallbackScore` when the slice
         /// had none.
-        mutating func fillFromRejectedSlices(budget: Int, fallbackScore: Double) {
+        mutating func fillFromRejectedSlices(budget: Int, fallbackScore: Double) throws {
             let ranked = rejected.sorted { a, b in
                 switch (a.reward, b.reward) {
                 case let (x?, y?): return x > y || (x == y && a.pull < b.pull)
@@ -82,7 +86,7 @@ extension Quad {
             }
             for slice in ranked where members.count < budget {
                 filledSlices += 1
-                for row in slice.rows.prefix(budget - members.count) {
+                for row in try admitted(Array(slice.rows), limit: budget - members.count) {
                     let value = influence[row]
                     members.append(Member(row: row, score: value.isNaN ? slice.estimate ?? fallbackScore : Double(value)))
                     filledRows += 1
@@ -90,11 +94,21 @@ extension Quad {
             }
         }
 
+        /// The first `limit` rows of a slice, or those of them the guard admits, in read order.
+        private mutating func admitted(_ slice: [Int], limit: Int) throws -> [Int] {
+            guard let selectionGuard else { return Array(slice.prefix(limit)) }
+            let rows = try selectionGuard.admit(inOrder: slice, limit: limit)
+            // Rows after the last admitted one were not looked at when the limit was reached.
+            let looked = rows.count < limit ? slice.count : slice.firstIndex(of: rows.last!)! + 1
+            refusedRows += looked - rows.count
+            return rows
+        }
+
         /// Reads the cluster's next slice, estimates its reward from the slice's scored rows and
         /// accepts the slice (cut at the budget) when the reward is positive. A slice without a
         /// scored row gives no observation: it is consumed and counted, but neither rewarded nor
         /// accepted (there is no evidence for it).
-        private mutating func pull(_ cluster: Int, budget: Int) {
+        private mutating func pull(_ cluster: Int, budget: Int) throws {
             let start = cursor[cluster]
             let slice = order[cluster][start..<min(start + sliceSize[cluster], order[cluster].count)]
             cursor[cluster] += slice.count
@@ -117,7 +131,7 @@ extension Quad {
                 return
             }
             acceptedPulls += 1
-            for row in slice.prefix(budget - members.count) {
+            for row in try admitted(Array(slice), limit: budget - members.count) {
                 let value = influence[row]
                 members.append(Member(row: row, score: value.isNaN ? estimate : Double(value)))
             }

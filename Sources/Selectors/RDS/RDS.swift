@@ -50,18 +50,23 @@ public enum RDS {
         return scores
     }
 
-    /// The `budget` rows whose embeddings are closest in angle to the target's mean (ties: lower row).
+    /// The `budget` rows whose embeddings are closest in angle to the target's mean (ties: lower row);
+    /// with a guard, the ranking is walked past the rows it refuses.
     public static func select(
         embeddings: any VectorSource, target: Matrix, budget: Int, parameters: Parameters = Parameters(),
-        progress: SelectionProgressHandler? = nil
+        guard selectionGuard: (any SelectionGuard)? = nil, progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         let values = try scores(embeddings: embeddings, target: target, progress: progress)
-        let picked = topK(values, k: budget)
+        let picked = try admitted(budget, guard: selectionGuard) { topK(values, k: $0) }
         var diagnostics = Diagnostics()
-        let unscored = values.count { $0.isNaN }
+        let candidates = embeddings.candidateRows
+        let unscored = values.indices.count { values[$0].isNaN && (candidates?.contains($0) ?? true) }
         diagnostics.counters["unscoredRows"] = Double(unscored)
         if unscored > 0 { diagnostics.notes.append("\(unscored) rows have no usable, non-zero embedding and were never considered") }
-        if picked.count < budget { diagnostics.notes.append("only \(picked.count) rows could be scored; the subset is smaller than the budget of \(budget)") }
+        if picked.count < budget {
+            let why = selectionGuard == nil ? "could be scored" : "could be scored and passed the near-duplicate guard"
+            diagnostics.notes.append("only \(picked.count) rows \(why); the subset is smaller than the budget of \(budget)")
+        }
         return Selection(members: picked.map { Member(row: $0, score: Double(values[$0])) }, diagnostics: diagnostics)
     }
 }

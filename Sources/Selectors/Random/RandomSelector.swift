@@ -16,14 +16,27 @@ public enum RandomSelector {
     /// likely because the keys are (pseudo-)independent and identically distributed. Scores are the
     /// reverse rank (first row highest), so that ranked views keep the order.
     public static func select(rowCount: Int, eligible: RowMask? = nil, budget: Int, parameters: Parameters) -> Selection {
+        // Without a guard nothing can fail.
+        try! select(rowCount: rowCount, eligible: eligible, budget: budget, parameters: parameters, guard: nil)
+    }
+
+    /// ``select(rowCount:eligible:budget:parameters:)`` with a guard: the rows are walked in key order
+    /// past the ones it refuses.
+    public static func select(
+        rowCount: Int, eligible: RowMask? = nil, budget: Int, parameters: Parameters, guard selectionGuard: (any SelectionGuard)?
+    ) throws -> Selection {
         let eligibleCount = eligible?.setCount ?? rowCount
         let k = min(budget, eligibleCount)
-        let rows = eligible.map { RowKeys.smallest(k, of: $0.setRows, seed: parameters.seed) }
-            ?? RowKeys.smallest(k, of: 0..<rowCount, seed: parameters.seed)
+        let candidates = eligible?.setRows
+        let rows = try admitted(k, guard: selectionGuard) { length in
+            candidates.map { RowKeys.smallest(length, of: $0, seed: parameters.seed) }
+                ?? RowKeys.smallest(length, of: 0..<rowCount, seed: parameters.seed)
+        }
         var diagnostics = Diagnostics()
         diagnostics.counters["eligibleRows"] = Double(eligibleCount)
         if k < budget { diagnostics.notes.append("only \(eligibleCount) eligible rows for a budget of \(budget)") }
-        let members = rows.enumerated().map { rank, row in Member(row: row, score: Double(k - rank)) }
+        if rows.count < k { diagnostics.notes.append("only \(rows.count) eligible rows passed the near-duplicate guard, for a budget of \(budget)") }
+        let members = rows.enumerated().map { rank, row in Member(row: row, score: Double(rows.count - rank)) }
         return Selection(members: members, diagnostics: diagnostics)
     }
 }

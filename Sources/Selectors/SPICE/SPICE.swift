@@ -101,8 +101,12 @@ public enum SPICE {
 
     /// Selects up to `budget` rows of `gradients` (fewer when fewer rows are usable, or when the
     /// half-life stop fires). Rows outside `gradients.usableRows` or holding NaN/inf are never picked.
+    ///
+    /// With a guard, a pick it refuses leaves the candidates and the step chooses again (in pool mode the
+    /// guard spans the windows: no member is near another from any window).
     public static func select(
-        gradients: any VectorSource, budget: Int, parameters: Parameters, progress: SelectionProgressHandler? = nil
+        gradients: any VectorSource, budget: Int, parameters: Parameters, guard selectionGuard: (any SelectionGuard)? = nil,
+        progress: SelectionProgressHandler? = nil
     ) throws -> Selection {
         try parameters.validate()
         guard budget >= 0 else { throw SelectorError("spice: the budget must be non-negative, got \(budget)") }
@@ -113,13 +117,14 @@ public enum SPICE {
             parameters.mode == "stochastic" ? .stochastic(epsilon: parameters.epsilon, seed: parameters.seed) : parameters.lazy ? .lazy : .plain
         var greedy = Greedy(alpha: parameters.alpha, rho: parameters.rho, halfLife: parameters.halfLife, strategy: strategy)
         if parameters.mode != "pool" { greedy.progress = progress }
+        greedy.selectionGuard = selectionGuard
         var diagnostics = Diagnostics()
         diagnostics.objectiveLabel = "F(S) = log det(I + alpha sum g g^T)"
         diagnostics.stepLabel = "pick"
         var members: [Member] = []
         var gains: [Double] = []
         var penalties: [Double] = []
-        var evaluations = 0, products = 0, abandoned = 0
+        var evaluations = 0, products = 0, abandoned = 0, refused = 0
         var stopReasons: [StopReason: Int] = [:]
 
         func record(_ result: GreedyResult, positions: [Int], objectiveBase: Double) {
@@ -132,6 +137,7 @@ public enum SPICE {
             evaluations += result.evaluations
             products += result.products
             abandoned += result.abandoned
+            refused += result.refused
             stopReasons[result.stopReason, default: 0] += 1
         }
 
@@ -163,7 +169,8 @@ public enum SPICE {
 
         diagnostics.counters["usableRows"] = Double(rows.count)
         diagnostics.counters["nonFiniteRows"] = Double(rows.nonFiniteRows.count)
-        diagnostics.counters["unusableRows"] = Double(gradients.rowCount - rows.count - rows.nonFiniteRows.count)
+        let outside = gradients.candidateRows.map { gradients.rowCount - $0.setCount } ?? 0
+        diagnostics.counters["unusableRows"] = Double(gradients.rowCount - outside - rows.count - rows.nonFiniteRows.count)
         diagnostics.counters["evaluations"] = Double(evaluations)
         diagnostics.counters["dotProducts"] = Double(products)
         diagnostics.counters["abandonedRefreshes"] = Double(abandoned)
@@ -181,6 +188,7 @@ public enum SPICE {
             var why: [String] = []
             if (stopReasons[.halfLife] ?? 0) > 0 { why.append("the half-life stop fired") }
             if rows.count < budget { why.append("only \(rows.count) rows are usable") }
+            if refused > 0 { why.append("the near-duplicate guard refused \(refused) picks") }
             if parameters.mode == "pool", let perPool = parameters.perPool {
                 why.append("per_pool=\(perPool) caps each window")
             }

@@ -34,6 +34,8 @@ extension SPICE {
         var products = 0
         /// Lazy refreshes given up part-way because the candidate could no longer win the step.
         var abandoned = 0
+        /// Picks the guard refused (they left the candidates).
+        var refused = 0
         var stopReason = StopReason.budget
     }
 
@@ -78,11 +80,13 @@ extension SPICE {
         let halfLife: Double?
         let strategy: Strategy
         var progress: SelectionProgressHandler? = nil
+        /// Consulted before each pick is committed; a refused pick leaves the candidates.
+        var selectionGuard: (any SelectionGuard)? = nil
 
         /// Runs the greedy over `positions` (indices into `candidates`), picking at most `budget`.
         func run(candidates: Candidates, positions: [Int], budget: Int) throws -> GreedyResult {
             let state = try State(candidates: candidates, positions: positions, capacity: max(0, min(budget, positions.count)), alpha: alpha, rho: rho)
-            return try state.run(budget: budget, halfLife: halfLife, strategy: strategy, progress: progress)
+            return try state.run(budget: budget, halfLife: halfLife, strategy: strategy, guard: selectionGuard, progress: progress)
         }
     }
 
@@ -133,7 +137,10 @@ extension SPICE {
             total > other || (total == other && rowId[a] < rowId[b])
         }
 
-        func run(budget: Int, halfLife: Double?, strategy: Strategy, progress: SelectionProgressHandler?) throws -> GreedyResult {
+        func run(
+            budget: Int, halfLife: Double?, strategy: Strategy, guard selectionGuard: (any SelectionGuard)?,
+            progress: SelectionProgressHandler?
+        ) throws -> GreedyResult {
             var result = GreedyResult()
             let all = Array(0..<rowId.count)
             var chooser: Chooser
@@ -155,6 +162,11 @@ extension SPICE {
                     result.stopReason = .halfLife
                     break
                 }
+                // A refused pick has left the candidates already (every chooser removes its pick).
+                if let selectionGuard, !(try selectionGuard.admit(rowId[pick.position], anticipating: likelyNext(chooser))) {
+                    result.refused += 1
+                    continue
+                }
                 if result.picks.isEmpty { firstGain = pick.gain }
                 try commit(pick.position)
                 objective += pick.gain
@@ -167,6 +179,13 @@ extension SPICE {
             result.products = basis.products
             result.abandoned = basis.abandoned
             return result
+        }
+
+        /// Source rows of the candidates the next steps will most likely pick, for the guard: the lazy
+        /// heap's best stale bounds (the other choosers give none).
+        private func likelyNext(_ chooser: Chooser) -> [Int] {
+            guard case .lazy(let heap) = chooser else { return [] }
+            return heap.best(512).map { rowId[$0] }
         }
 
         /// The candidates a step can choose from, and how.

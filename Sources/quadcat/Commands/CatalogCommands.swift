@@ -61,6 +61,7 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "The field holding each record's text.") var textField = "text"
     @Flag(help: "Add rows to an existing corpus that has no feature columns yet.") var append = false
     @Option(help: "Records codec: auto (LZ4 where it saves 10%), raw (faster ingest, more disk) or lz4.") var codec: CodecPolicy = .auto
+    @Option(name: .customLong("index-field"), help: "A record field to keep as typed values for select --where (repeatable).") var indexFields: [String] = []
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
@@ -71,6 +72,7 @@ struct IngestCommand: ParsableCommand {
             options.textField = textField
             options.append = append
             options.codec = codec
+            options.indexFields = indexFields
             let report = try catalog.ingest(
                 corpus: corpus, inputs: files.map(JSONLInput.init(argument:)), options: options, progress: Terminal.progressLine())
             Terminal.endProgress()
@@ -78,6 +80,9 @@ struct IngestCommand: ParsableCommand {
             print("ingested \(report.rowsAdded) records into corpus '\(report.corpus)' (\(report.totalRows) rows) "
                 + "from \(Format.bytes(report.decodedBytes)) of JSONL\(report.bytesRead != report.decodedBytes ? " (\(Format.bytes(report.bytesRead)) compressed)" : "") "
                 + "in \(Format.seconds(report.seconds)) (\(Format.rate(report.decodedBytes, report.seconds))); records stored in \(Format.bytes(report.bytesStored))")
+            if !report.indexedFields.isEmpty {
+                print("indexed fields: " + report.indexedFields.map { "\($0.name) (\($0.type), \($0.nullValues) null)" }.joined(separator: ", "))
+            }
             if report.duplicateTextGroups > 0 {
                 print("note: \(report.duplicateTextRows) records repeat the exact text of another (\(report.duplicateTextGroups) groups); kept. "
                     + "Examples (ids): " + report.duplicateExamples.prefix(3).map { $0.joined(separator: " = ") }.joined(separator: "; "))

@@ -9,7 +9,8 @@ struct CompareCommand: ParsableCommand {
             For each subset: its size, how it was made, and its score under every selector's own criterion \
             (mean LESS score, SPICE's log det F(S), GTP's relative residual, Quad's mean influence and the \
             embedding clusters it covers); exact and near duplicates inside it; the distribution of a label \
-            field; and pairwise overlaps (shared rows and Jaccard).
+            field; pairwise overlaps (shared rows and Jaccard); and the metrics recorded with `quadcat metric` \
+            (--sort KEY orders the subsets by one).
             """)
 
     @OptionGroup var path: CatalogPath
@@ -19,6 +20,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "SPICE's alpha for log det.") var alpha = 1.0
     @Option(help: "Embedding cosine at or above which two members are near duplicates.") var nearDuplicate = 0.95
     @Option(help: "Largest subset whose GTP residual is computed (its cost grows with the square of the rows).") var gtpResidualLimit = CompareOptions().gtpResidualLimit
+    @Option(help: ArgumentHelp("Order the subsets by this recorded metric (quadcat metric), lowest first.", valueName: "KEY")) var sort: String?
+    @Flag(help: "With --sort: highest first.") var descending = false
     @Flag(help: "Print as JSON.") var json = false
 
     func run() throws {
@@ -29,6 +32,8 @@ struct CompareCommand: ParsableCommand {
             options.alpha = alpha
             options.nearDuplicateCosine = nearDuplicate
             options.gtpResidualLimit = gtpResidualLimit
+            options.sortBy = sort
+            options.descending = descending
             let report = try path.open().compare(subsets, options: options)
             if json { return try Terminal.printJSON(report) }
             print(CompareView.render(report))
@@ -65,6 +70,13 @@ enum CompareView {
             }
             lines.append("")
             lines.append(labels.render())
+        }
+        let metricKeys = Set(report.entries.flatMap(\.metrics.keys)).sorted()
+        if !metricKeys.isEmpty {
+            var metrics = TextTable(["subset"] + metricKeys.map { $0 == report.sortedBy ? "\($0) (sorted)" : $0 }, rightAligned: Set(1...metricKeys.count))
+            for e in report.entries { metrics.add([e.subset] + metricKeys.map { key in e.metrics[key].map(Format.metric) ?? "-" }) }
+            lines.append("")
+            lines.append(metrics.render())
         }
         if !report.overlaps.isEmpty {
             var overlaps = TextTable(["subset A", "subset B", "shared", "Jaccard"], rightAligned: [2, 3])

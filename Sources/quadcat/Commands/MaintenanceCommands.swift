@@ -20,12 +20,23 @@ struct InfoCommand: ParsableCommand {
 
 /// The one-screen text form of `info`.
 enum InfoView {
+    /// Indexed fields: type, values per kind, NULLs.
+    static func fieldTable(_ fields: [IndexedField]) -> TextTable {
+        var table = TextTable(["field", "type", "text", "integer", "real", "boolean", "null"], rightAligned: [2, 3, 4, 5, 6])
+        for f in fields {
+            table.add([f.name, f.type, "\(f.textValues)", "\(f.integerValues)", "\(f.realValues)", "\(f.booleanValues)",
+                       "\(f.nullValues)" + (f.otherValues > 0 ? " (\(f.otherValues) objects/arrays)" : "")])
+        }
+        return table
+    }
+
     static func render(_ info: CatalogInfo) -> String {
         var lines = ["catalog \(info.path): \(info.corpora.count) corpora, \(info.targets.count) targets, \(info.subsets) subsets, \(Format.bytes(info.bytesOnDisk)) on disk"]
         for corpus in info.corpora {
             lines.append("")
             lines.append("corpus '\(corpus.name)': \(corpus.rows) rows (id: \(corpus.idField), text: \(corpus.textField)), "
                 + "records \(Format.bytes(corpus.records.rawBytes)) -> \(Format.bytes(corpus.records.storedBytes)) (ratio \(Format.ratio(corpus.records.ratio))), \(corpus.subsets) subsets")
+            if !corpus.fields.isEmpty { lines.append(fieldTable(corpus.fields).render(indent: "  ")) }
             guard !corpus.columns.isEmpty else { continue }
             var table = TextTable(["column", "kind", "ckpt", "lr", "rows", "dim", "dtype", "stored", "ratio", "projection"], rightAligned: [2, 3, 4, 5, 7, 8])
             for c in corpus.columns {

@@ -45,19 +45,42 @@ struct SelectCommand: ParsableCommand {
             LESS, GTP and DPP read every gradient checkpoint; SPICE and Quad
             read the last (--checkpoints N). Running the same request again gives a new
             version with the same recipe and content hashes.
+
+            Queries: the selector sees only the rows that remain after
+              --where EXPR       a predicate over indexed fields (ingest --index-field,
+                                 quadcat index): comparisons = != < <= > >=,
+                                 IN (...), IS [NOT] NULL, [NOT] LIKE '%pattern_',
+                                 AND, OR, NOT, parentheses; 'text' in single quotes,
+                                 "odd field names" in double quotes. A comparison
+                                 with a missing value is never true.
+                                 e.g. --where "domain != 'bible' AND n_tokens >= 64"
+              --within NAME[@N]  the rows of a subset
+              --exclude NAME[@N] minus a subset's rows (repeatable)
+              --exclude-ids FILE minus the documents listed, one id per line
+            --budget 5% stays a share of the corpus; 5%-of-candidates is a share of
+            the rows that remain.
+            --dedup COLUMN[@CKPT]:COSINE (e.g. emb:0.95) refuses any row whose
+            cosine with a member already chosen reaches COSINE: ranked selectors
+            take the next row of their ranking, greedy ones choose again, Quad
+            skips it in its slice, GTP drops it (heaviest first) and refits.
             """)
 
     @OptionGroup var path: CatalogPath
     @Option(help: "The corpus to select from.") var corpus: String
     @Option(help: "The target (validation set); needed by all but spice and random.") var target: String?
     @Option(help: "less, gtp, spice, quad, dpp, rds or random.") var selector: SelectorKind
-    @Option(help: "Rows to select: a count (600) or a share of the corpus (5%).") var budget: String
+    @Option(help: "Rows to select: a count (600), a share of the corpus (5%), or of the rows a query leaves (5%-of-candidates).") var budget: String
     @Option(name: .customLong("as"), help: "Subset name; an existing name gets a new version.") var name: String
     @Option(name: .customLong("param"), help: "Selector parameter key=value (repeatable).") var parameters: [String] = []
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Gradient column name (pool and target).") var gradientColumn = "grad"
     @Option(help: "Embedding column name (quad; rds, also the target's).") var embeddingColumn = "emb"
     @Option(help: "Checkpoints to use, comma-separated (default: all for less/gtp, the last for spice/quad).") var checkpoints: String?
+    @Option(name: .customLong("where"), help: "Select among the rows where this predicate over indexed fields holds.") var predicate: String?
+    @Option(help: ArgumentHelp("Select among this subset's rows only.", valueName: "NAME[@N]")) var within: String?
+    @Option(help: ArgumentHelp("Never select this subset's rows (repeatable).", valueName: "NAME[@N]")) var exclude: [String] = []
+    @Option(help: ArgumentHelp("Never select the documents whose ids this file lists, one per line.", valueName: "FILE")) var excludeIds: String?
+    @Option(help: ArgumentHelp("Refuse rows whose cosine with a chosen member reaches COSINE in this column.", valueName: "COLUMN[@CKPT]:COSINE")) var dedup: String?
     @Flag(help: "Print the new subset as JSON.") var json = false
 
     func run() throws {
@@ -68,6 +91,9 @@ struct SelectCommand: ParsableCommand {
             request.seed = seed
             request.gradientColumn = gradientColumn
             request.embeddingColumn = embeddingColumn
+            request.query = SelectionQuery(
+                predicate: predicate, within: within, exclude: exclude, excludeIDs: excludeIds.map { URL(fileURLWithPath: $0) })
+            request.dedup = try dedup.map(DedupRequest.init(parsing:))
             if let checkpoints {
                 request.checkpoints = try checkpoints.split(separator: ",").map {
                     guard let n = Int($0.trimmingCharacters(in: .whitespaces)) else {
@@ -100,18 +126,19 @@ struct LogCommand: ParsableCommand {
             let versions = try name.map { try catalog.log($0) } ?? catalog.subsets()
             if json { return try Terminal.printJSON(versions) }
             if versions.isEmpty { return print("no subsets yet: make one with `quadcat select`") }
-            var table = TextTable(["subset", "selector", "rows", "budget", "seed", "recipe", "content", "time", "created", "tags"], rightAligned: [2, 4, 7])
+            var table = TextTable(["subset", "selector", "rows", "budget", "seed", "recipe", "content", "time", "created", "tags", "metrics"], rightAligned: [2, 4, 7])
             for v in versions {
                 table.add([
                     v.reference, "\(v.selector) v\(v.selectorVersion)", "\(v.rowCount)", v.budgetSpec, "\(v.seed)",
                     String(v.recipeHash.prefix(10)), String(v.contentHash.prefix(10)), Format.seconds(v.elapsedSeconds),
-                    String(v.createdAt.prefix(19)), v.tags.joined(separator: ","),
+                    String(v.createdAt.prefix(19)), v.tags.joined(separator: ","), LineageView.metrics(v.metrics),
                 ])
             }
             print(table.render())
             if let name, let last = versions.last {
                 print("\n\(name): corpus '\(last.corpus)'\(last.target.map { ", target '\($0)'" } ?? ""); latest params \(last.parameters)")
                 for input in last.inputs { print("  input \(input.role) \(input.column)\(input.checkpoint > 0 ? "@\(input.checkpoint)" : "") \(input.contentHash.prefix(12))") }
+                for line in LineageView.lines(last) { print("  " + line) }
             }
         }
     }
@@ -139,6 +166,7 @@ struct ShowCommand: ParsableCommand {
             print("  params  \(info.parameters)")
             print("  recipe  \(info.recipeHash)\n  content \(info.contentHash)")
             print("  created \(info.createdAt) in \(Format.seconds(info.elapsedSeconds)) by quadcat \(info.toolVersion)")
+            for line in LineageView.lines(info) { print("  " + line) }
             let diagnostics = info.diagnostics
             if let first = diagnostics.objectiveTrace.first, let last = diagnostics.objectiveTrace.last {
                 print("  trace   \(diagnostics.objectiveTrace.count) steps, objective \(String(format: "%.6g", first)) -> \(String(format: "%.6g", last))")

@@ -107,6 +107,9 @@ enum Format {
         String(format: "%.0f MB/s", Double(bytes) / max(seconds, 1e-9) / 1e6)
     }
 
+    /// A recorded metric: up to six significant digits.
+    static func metric(_ value: Double) -> String { String(format: "%.6g", value) }
+
     /// A remaining time: "45 s", "3 min 20 s", "1 h 05 min".
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())

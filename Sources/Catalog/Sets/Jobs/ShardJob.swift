@@ -92,6 +92,11 @@ public final class ShardJob: @unchecked Sendable {
         if request.selector == .spice, request.parameters["mode"] == "pool" {
             throw CatalogError(.invalidRequest, "spice's pool mode windows a single catalog's rows", remedy: "select over a shard set with mode=global (GreeDi) or stochastic")
         }
+        if !request.query.isEmpty || request.dedup != nil || request.budget.isShareOfCandidates {
+            throw CatalogError(
+                .invalidRequest, "a shard set selects over all of its rows: --where, --within, --exclude, --exclude-ids, --dedup and -of-candidates budgets work on a single catalog only",
+                remedy: "select over the whole set, then narrow the result on the head (combine, mix), or run the query on one catalog")
+        }
         let id = "\(request.name)-\(String(UInt64.random(in: 0..<(1 << 40)), radix: 16))"
         let directory = set.jobsDirectory.appendingPathComponent(id)
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
