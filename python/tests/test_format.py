@@ -92,7 +92,7 @@ def built(tmp_path_factory) -> Built:
     (work / "subtasks.txt").write_text("".join(f"s{r % 3}\n" for r in range(val_rows)))
 
     run_cli("init", cat)
-    run_cli("ingest", cat, sources.directory / "corpus.jsonl", "--corpus", "pool")
+    run_cli("ingest", cat, sources.directory / "corpus.jsonl", "--corpus", "pool", "--index-field", "domain")
     for c in range(1, sources.checkpoints + 1):
         run_cli("attach", cat, sources.directory / f"grads_ckpt{c}.npy", "--corpus", "pool", "--column", "grad",
                 "--checkpoint", c, "--lr", sources.learning_rates[c - 1], "--projection", f"rademacher:{SEED}")
@@ -113,6 +113,16 @@ def built(tmp_path_factory) -> Built:
     run_cli("select", cat, "--corpus", "pool", "--selector", "random", "--budget", 250, "--as", "rand", "--seed", 2**64 - 5)
     run_cli("select", cat, "--corpus", "pool", "--target", "val", "--selector", "less", "--budget", 150, "--as", "less",
             "--checkpoints", "2", "--param", "similarity=inner-product")
+    # Migration 0002: a query with every kind of line, subsets made from subsets, a metric.
+    domains = sorted({json.loads(line)["domain"] for line in (sources.directory / "corpus.jsonl").read_text().splitlines()})
+    lines = (sources.directory / "corpus.jsonl").read_text().splitlines()
+    (work / "ids.txt").write_text("".join(str(json.loads(line)["id"]) + "\n" for line in lines[5:40]) + "not-a-document\n")
+    run_cli("select", cat, "--corpus", "pool", "--target", "val", "--selector", "rds", "--budget", "10%-of-candidates",
+            "--as", "query", "--where", f"domain NOT IN ('{domains[0]}', '{domains[1]}') OR domain = '{domains[2]}'",
+            "--within", "less@1", "--exclude", "rds8", "--exclude", "rand", "--exclude-ids", work / "ids.txt", "--dedup", "emb:0.95")
+    run_cli("combine", cat, "--as", "combined", "less@1", "+", "rds8", "-", "rand")
+    run_cli("mix", cat, "--as", "mixed", "--budget", 200, "less@1=60%", "rds8=40%")
+    run_cli("metric", cat, "mixed@1", "target_nll=3.866", "--note", "format test")
     built = Built(cat, sources)
     yield built
     built.reader.close()
@@ -343,10 +353,11 @@ def lineage_lines(reader: CatalogReader, subset) -> List[str]:
         assert content_hash == i["content_hash"], (i["role"], i["column_name"])
         return f"{i['role']} {i['column_name']} {i['checkpoint']} {content_hash}"
 
+    guard = [line(i, pool_hash(i)) for i in by_role.get("dedup", [])]
     out = []
     if subset["selector"] == "rds":
         return [line(by_role["embedding"][0], pool_hash(by_role["embedding"][0])),
-                line(by_role["target embedding"][0], target_hash(by_role["target embedding"][0]))]
+                line(by_role["target embedding"][0], target_hash(by_role["target embedding"][0]))] + guard
     targets = {i["checkpoint"]: i for i in by_role.get("target gradient", [])}
     for i in sorted(by_role.get("pool gradient", []), key=lambda i: i["checkpoint"]):
         out.append(line(i, pool_hash(i)))
@@ -357,19 +368,86 @@ def lineage_lines(reader: CatalogReader, subset) -> List[str]:
         out.append(line(i, hashlib.sha256("\n".join(labels).encode()).hexdigest()))
     for i in by_role.get("embedding", []):
         out.append(line(i, pool_hash(i)))
+    return out + guard
+
+
+def parents(reader: CatalogReader, subset) -> List:
+    return reader.query("SELECT * FROM subset_parent WHERE subset_id = ? ORDER BY seq", subset["id"])
+
+
+def query_lines(reader: CatalogReader, subset) -> List[str]:
+    """The extra lines of section 10.6, from query_json and subset_parent."""
+    if subset["query_json"] is None:
+        return []
+    query = json.loads(subset["query_json"])
+    out = [f"where {query['predicate']}"] if "predicate" in query else []
+    out += [f"within {p['content_hash']}" for p in parents(reader, subset) if p["role"] == "within"]
+    out += sorted(f"exclude {p['content_hash']}" for p in parents(reader, subset) if p["role"] == "exclude")
+    if "excludeIDs" in query:
+        out.append(f"exclude-ids {query['excludeIDs']['idsHash']}")
+    if "dedup" in query:
+        out.append(f"dedup-cosine {float(query['dedup']['cosine'])!r}")
     return out
+
+
+def algebra_recipe(reader: CatalogReader, subset) -> str:
+    """The recipes of `combine` and `mix` (section 10.6)."""
+    found = parents(reader, subset)
+    params = json.loads(subset["params_json"])
+    if subset["selector"] == "combine":
+        operators = params["expression"].split()[1::2]
+        text = f"quadcat-recipe-v1\ncombine 1\n{found[0]['content_hash']}"
+        text += "".join(f" {op} {p['content_hash']}" for op, p in zip(operators, found[1:]))
+    else:
+        text = f"quadcat-recipe-v1\nmix 1\nbudget {subset['budget']}\n"
+        text += "".join(f"part {p['content_hash']} {p['share']!r}\n" for p in found)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_queries_are_recorded_as_documented(built):
+    """The query subset: candidates, parents, the guard's lineage, the budget of the candidates."""
+    reader = built.reader
+    (subset,) = reader.query("SELECT * FROM subset WHERE name = 'query'")
+    query = json.loads(subset["query_json"])
+    assert query["budgetBasis"] == "candidates" and subset["budget"] == resolved_budget("10%", query["candidates"])
+    assert query["excludeIDs"]["ids"] == 36 and query["excludeIDs"]["matched"] == 35
+    ids = sorted(set((built.path.parent / "ids.txt").read_text().split("\n")) - {""})
+    assert query["excludeIDs"]["idsHash"] == hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    assert [(p["role"], p["share"]) for p in parents(reader, subset)] == [("within", None), ("exclude", None), ("exclude", None)]
+    for p in parents(reader, subset):
+        (row,) = reader.query("SELECT content_hash FROM subset WHERE id = ?", p["parent_id"])
+        assert p["content_hash"] == row["content_hash"]
+    (dedup,) = reader.query("SELECT * FROM subset_input WHERE subset_id = ? AND role = 'dedup'", subset["id"])
+    assert (dedup["column_name"], query["dedup"]["cosine"]) == ("emb", 0.95)
+    # Every member is a candidate: within less@1, none of rds8's or rand's rows, none of the ids.
+    members = {m[0] for m in reader.members(reader.array(subset["members_array_id"]))}
+    def rows_of(name):
+        (s,) = reader.query("SELECT members_array_id FROM subset WHERE name = ? AND version = 1", name)
+        return {m[0] for m in reader.members(reader.array(s["members_array_id"]))}
+    assert members <= rows_of("less") and not members & (rows_of("rds8") | rows_of("rand"))
+    (field,) = reader.query("SELECT * FROM indexed_field WHERE name = 'domain'")
+    assert field["text_values"] == reader.query("SELECT row_count FROM corpus")[0]["row_count"]
+    (metric,) = reader.query("SELECT * FROM subset_metric")
+    assert (metric["key"], metric["value"], metric["note"]) == ("target_nll", 3.866, "format test")
 
 
 def test_subset_content_and_recipe_hashes_recompute(built):
     reader = built.reader
     subsets = reader.query("SELECT * FROM subset ORDER BY id")
-    assert [(s["name"], s["version"]) for s in subsets] == [("less", 1), ("rds8", 1), ("rdsm", 1), ("rand", 1), ("less", 2)]
+    assert [(s["name"], s["version"]) for s in subsets] == [
+        ("less", 1), ("rds8", 1), ("rdsm", 1), ("rand", 1), ("less", 2), ("query", 1), ("combined", 1), ("mixed", 1)]
     for subset in subsets:
         shown = built.show(f"{subset['name']}@{subset['version']}")
         assert reader.subset_content_hash(subset["members_array_id"]) == subset["content_hash"] == shown["contentHash"]
+        if subset["selector"] in ("combine", "mix"):
+            assert algebra_recipe(reader, subset) == subset["recipe_hash"] == shown["recipeHash"], subset["name"]
+            continue
 
         (corpus,) = reader.query("SELECT row_count, records_array_id FROM corpus WHERE id = ?", subset["corpus_id"])
-        budget = resolved_budget(subset["budget_spec"], corpus["row_count"])
+        spec, rows = subset["budget_spec"], corpus["row_count"]
+        if spec.endswith("-of-candidates"):
+            spec, rows = spec[:-len("-of-candidates")], json.loads(subset["query_json"])["candidates"]
+        budget = resolved_budget(spec, rows)
         assert budget == subset["budget"]
         records_hash = reader.array_content_hash(reader.array(corpus["records_array_id"]))
         text = "".join(line + "\n" for line in [
@@ -380,6 +458,7 @@ def test_subset_content_and_recipe_hashes_recompute(built):
             f"budget {budget}",
             f"corpus {records_hash}",
             *lineage_lines(reader, subset),
+            *query_lines(reader, subset),
         ])
         assert hashlib.sha256(text.encode()).hexdigest() == subset["recipe_hash"] == shown["recipeHash"], subset["name"]
         # The parameters are canonical JSON: keys sorted, no insignificant whitespace.

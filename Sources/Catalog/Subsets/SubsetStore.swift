@@ -69,7 +69,7 @@ extension Catalog {
     /// version (`quadcat select`; the path of the call: docs/ARCHITECTURE.md). The same request on the same inputs gives the same recipe and
     /// content hashes.
     ///
-    /// A query (`request.query`) narrows the rows the selector sees (DESIGN §7): every column it reads
+    /// A query (`request.query`) narrows the rows the selector sees (docs/ARCHITECTURE.md, "Queries"): every column it reads
     /// is wrapped so that rows outside the candidates read as unusable, and the stored subset records
     /// the query, its parents and the candidate count. A near-duplicate guard (`request.dedup`) refuses
     /// rows too close to a member already chosen, in whichever way the selector commits members.
