@@ -39,7 +39,7 @@ enum ShardedGTP {
         try pursuit.advance(Array(omega), eligibleRows: parts.reduce(0) { $0 + $1.eligibleRows }, layout: layout, cache: &cache)
         job.addFetched(pursuit.candidateRowsRead * layout.checkpoints.reduce(0) { $0 + $1.pool.dimension } * 2)
         guard pursuit.nextCorrelation != nil else { return .finished(pursuit.finish(), extraRecipe: []) }
-        let data = try JSONEncoder().encode(pursuit)
+        let data = try ShardedPlans.encode(pursuit)
         try ShardJob.writeAtomically(data, to: job.stateFile("pursuit.json"))
         job.addBroadcast(data.count)
         return .next

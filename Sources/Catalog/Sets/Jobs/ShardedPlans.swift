@@ -40,7 +40,13 @@ enum ShardedPlans {
         }
     }
 
-    static func encode<T: Encodable>(_ value: T) throws -> Data { try JSONEncoder().encode(value) }
+    /// JSON with sorted keys: the encoder's key order otherwise follows a dictionary's, which differs
+    /// from one encoding to the next, and a step run twice must write the same bytes.
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(value)
+    }
 
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data, job: ShardJob, what: String) throws -> T {
         do { return try JSONDecoder().decode(type, from: data) } catch {
