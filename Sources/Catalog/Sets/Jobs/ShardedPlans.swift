@@ -40,7 +40,12 @@ enum ShardedPlans {
         }
     }
 
-    static func encode<T: Encodable>(_ value: T) throws -> Data { try JSONEncoder().encode(value) }
+    /// Sorted keys: Foundation's key order varies between runs, and a rerun step must write the same bytes.
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try encoder.encode(value)
+    }
 
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data, job: ShardJob, what: String) throws -> T {
         do { return try JSONDecoder().decode(type, from: data) } catch {
