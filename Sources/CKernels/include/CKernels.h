@@ -62,8 +62,10 @@ void qc_byte_unshuffle(const uint8_t *src, uint8_t *dst, size_t n, size_t elem_s
 /// Euclidean norm of each row, accumulated in double.
 void qc_row_norms_f32(const float *src, size_t rows, size_t dim, float *norms);
 /// out[i * m + t] = rows[i] . vectors[t] for every row (n x dim, row-major) and every vector (m x dim):
-/// one pass over the rows, each row read once for all vectors. For few vectors this avoids the
-/// packing a GEMM does on every call.
+/// one pass over the rows, each row read once for all vectors; blocks of rows share each chunk of the
+/// vectors from cache, so it stays fast when the vectors outgrow L2. Every output has the same bits as
+/// the one-row call gives (the summation order depends only on dim), so results do not depend on how a
+/// caller splits its rows. For few vectors this avoids the packing a GEMM does on every call.
 void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *vectors, size_t m, float *out);
 /// Sum of all elements, accumulated with wide SIMD; used to measure memory-read bandwidth.
 double qc_sum_f32(const float *src, size_t n);

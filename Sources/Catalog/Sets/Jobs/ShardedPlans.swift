@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Selectors
 
-/// Each selector as per-shard steps and merges (docs/ARCHITECTURE.md, "Shard sets"). Steps are pure functions of one shard,
+/// Each selector as per-shard steps and merges (DESIGN §8). Steps are pure functions of one shard,
 /// the request and the state the previous merge broadcast; merges run on the driver.
 ///
 /// | selector | rounds | steps | merge |
@@ -40,11 +40,10 @@ enum ShardedPlans {
         }
     }
 
-    /// JSON with sorted keys: the encoder's key order otherwise follows a dictionary's, which differs
-    /// from one encoding to the next, and a step run twice must write the same bytes.
+    /// Sorted keys: Foundation's key order varies between runs, and a rerun step must write the same bytes.
     static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = .sortedKeys
         return try encoder.encode(value)
     }
 
