@@ -3,7 +3,7 @@ import PackageDescription
 
 /// quadcat: an embedded catalog for LLM training-data selection.
 ///
-/// Module map (see DESIGN.md §2):
+/// Module map (what each module may import: docs/ARCHITECTURE.md):
 /// - `CKernels`: C kernels with runtime CPU dispatch (float16/bfloat16 conversion, int8 quantisation,
 ///   byte shuffle, xxHash64, SHA-256). They live in C because Swift on Linux cannot select AVX2/F16C
 ///   per function, and the conversions must run near memory bandwidth on any x86-64 machine.

@@ -2,7 +2,7 @@
 """Straightforward NumPy/SciPy implementations of quadcat's selectors: the benchmark baseline.
 
 Each selector is written the way an ML engineer would write it in an afternoon from the papers and
-DESIGN.md §4: plain NumPy on arrays already in memory, BLAS through `@`, SciPy's NNLS, no numba and
+docs/SELECTORS.md: plain NumPy on arrays already in memory, BLAS through `@`, SciPy's NNLS, no numba and
 no hand-tuning. It follows quadcat's math, defaults and tie-breaking (ties go to the lower row)
 wherever that is practical, so that the two produce the same (LESS, SPICE) or statistically similar
 (GTP, Quad: their k-means and sampling use NumPy's generator, not quadcat's) subsets.
@@ -269,7 +269,7 @@ def select_spice(pool, budget, params, deadline):
 
 
 def select_gtp(pool, targets, lrs, budget, seed, params, deadline):
-    """Gradient Trajectory Pursuit as DESIGN §4 reconstructs it: simultaneous CoSaMP with NNLS.
+    """Gradient Trajectory Pursuit as docs/SELECTORS.md reconstructs it: simultaneous CoSaMP with NNLS.
 
     Trajectories a_z = [sqrt(w_c) u(z,c)]_c; the validation trajectories are grouped by k-means into
     G groups whose means are the columns of Y. Each iteration correlates every row with the residual,

@@ -1,6 +1,6 @@
 -- quadcat catalog index, version 1.
 -- The chunk files under chunks/ hold the data; these tables say what the data is and where it lives.
--- Every write commits here last, after the chunk files it references are durable (DESIGN.md §3).
+-- Every write commits here last, after the chunk files it references are durable (docs/FORMAT.md, "The commit protocol").
 
 -- A stored array: rows of one element type, split into chunks (a corpus's records, a feature column,
 -- a target's gradients, a row mask, a subset's member list).
@@ -19,7 +19,7 @@ CREATE TABLE chunk (
     row_count     INTEGER NOT NULL CHECK (row_count >= 1),
     file          TEXT    NOT NULL,          -- segment file name under chunks/
     offset        INTEGER NOT NULL,          -- byte offset of the chunk header in the file
-    length        INTEGER NOT NULL,          -- header + stored payload, in bytes
+    length        INTEGER NOT NULL,          -- header + stored payload + padding to 64
     codec         TEXT    NOT NULL CHECK (codec IN ('raw', 'lz4', 'shuffle-lz4')),
     raw_length    INTEGER NOT NULL,
     checksum      TEXT    NOT NULL,          -- xxh64 of the raw (decoded) payload, 16 hex digits

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the system libraries quadcat links against, when they are missing (Debian/Ubuntu):
 #   liblz4-dev       LZ4 block compression of chunks
-#   libopenblas-dev  BLAS for the selectors' matrix products (see DESIGN.md §2 and BENCHMARKS.md)
+#   libopenblas-dev  BLAS for the selectors' matrix products (see docs/ARCHITECTURE.md and BENCHMARKS.md)
 #   libsqlite3-dev   SQLite, through GRDB
 #   libssl-dev       OpenSSL's libcrypto: SHA-256 (text, recipe and content hashes)
 #   zlib1g-dev       gzip-compressed JSONL inputs

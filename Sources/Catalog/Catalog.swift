@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// A quadcat catalog: one directory holding a corpus, its feature columns, targets and every subset
-/// ever selected from it (DESIGN §3).
+/// ever selected from it (docs/FORMAT.md).
 ///
 /// ```
 /// cat.quadcat/

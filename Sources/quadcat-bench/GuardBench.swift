@@ -1,7 +1,7 @@
 import Foundation
 import Selectors
 
-/// `quadcat-bench guard`: the near-duplicate guard at the reference budget (DESIGN §6: 13,500
+/// `quadcat-bench guard`: the near-duplicate guard at the reference budget (5% of the LESS paper's 270,000-row pool: 13,500
 /// members), against a straightforward pairwise loop in the same process.
 ///
 ///     quadcat-bench guard [--members 13500] [--dim 384] [--rows N] [--threshold 0.95] [--baseline-members N]

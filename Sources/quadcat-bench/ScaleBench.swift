@@ -2,7 +2,7 @@ import Catalog
 import Foundation
 import TestSupport
 
-/// `make bench-scale`: every selector on a pool of the LESS paper's size (DESIGN §6), each run as the
+/// `make bench-scale`: every selector on a pool of the LESS paper's size (BENCHMARKS.md), each run as the
 /// user runs it (`quadcat select` in its own process), with wall time, peak anonymous memory, rows
 /// returned and the selector's own objective.
 ///

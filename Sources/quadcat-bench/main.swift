@@ -94,7 +94,7 @@ if only == nil || only == "selectors" {
     if let root = Fixtures.realbench {
         datasets.append(try SelectorBench.realbench(root, work: work))
     } else {
-        report("(../shared/realbench is absent: skipping it)")
+        report("(realbench is absent: set QUADCAT_REALBENCH to include it)")
     }
     datasets.append(try SelectorBench.synthetic(rows: Int(option("--synthetic-rows") ?? "") ?? 100_000, work: work))
     let bench = SelectorBench(work: work, repository: repository, numpyLimit: Double(option("--numpy-limit") ?? "") ?? 900)

@@ -5,7 +5,7 @@ import Selectors
 import TestSupport
 import Testing
 
-/// Every selector reads stored columns in place (DESIGN §6): float16 rows straight from the mapped
+/// Every selector reads stored columns in place (docs/ARCHITECTURE.md, "Reading columns"): float16 rows straight from the mapped
 /// segments, bfloat16 and int8 rows decoded a block or a row at a time. Whatever the stored precision,
 /// the subset must be the one the selector gives on a Float32 copy of the same decoded values.
 @Suite("Selectors read stored columns in place")

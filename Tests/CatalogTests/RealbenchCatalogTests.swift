@@ -4,8 +4,8 @@ import Ingest
 import Testing
 import TestSupport
 
-/// The real benchmark corpus goes in and comes out bit for bit (skipped when ../shared/realbench is absent).
-@Suite("Realbench ingest", .enabled(if: Fixtures.realbench != nil, "../shared/realbench is not present"))
+/// The real benchmark corpus goes in and comes out bit for bit (skipped when realbench is absent: set QUADCAT_REALBENCH).
+@Suite("Realbench ingest", .enabled(if: Fixtures.realbench != nil, "realbench is not present (set QUADCAT_REALBENCH)"))
 struct RealbenchCatalogTests {
     /// Values numpy reads from `file` at the given (row, column) pairs, as float32 bit patterns.
     private static func numpyValues(_ file: URL, _ cells: [(Int, Int)]) throws -> [UInt32]? {

@@ -6,7 +6,7 @@ import TestSupport
 /// Queries on the real benchmark (skipped when it is absent): LESS with the near-duplicate guard against
 /// plain LESS (planted duplicate pairs picked, target share), and a predicate that leaves out the target
 /// domain.
-@Suite("Realbench queries", .enabled(if: Fixtures.realbench != nil, "../shared/realbench is not present"))
+@Suite("Realbench queries", .enabled(if: Fixtures.realbench != nil, "realbench is not present (set QUADCAT_REALBENCH)"))
 struct RealbenchQueryTests {
     @Test func theGuardRemovesPlantedDuplicatesAndAPredicateRemovesADomain() throws {
         let root = Fixtures.realbench!

@@ -3,9 +3,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Every selector at 5% on the real benchmark (skipped when ../shared/realbench is absent): the share
+/// Every selector at 5% on the real benchmark (skipped when realbench is absent: set QUADCAT_REALBENCH): the share
 /// of the target domain among the picks, and the planted duplicate pairs picked.
-@Suite("Realbench selection", .enabled(if: Fixtures.realbench != nil, "../shared/realbench is not present"))
+@Suite("Realbench selection", .enabled(if: Fixtures.realbench != nil, "realbench is not present (set QUADCAT_REALBENCH)"))
 struct RealbenchSelectionTests {
     @Test func everySelectorPicksAndTheTargetedOnesFavourTheTarget() throws {
         let root = Fixtures.realbench!

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// realbench split into 3 and 8 shards of unequal sizes selects what the single catalog selects
-/// (DESIGN §8): the same members in the same order for the exact selectors, at least 98% of SPICE's F.
+/// (docs/ARCHITECTURE.md, "Shard sets"): the same members in the same order for the exact selectors, at least 98% of SPICE's F.
 @Suite("Shard sets on realbench", .enabled(if: Fixtures.realbench != nil, "realbench is absent"))
 struct RealbenchShardTests {
     @Test(arguments: [[0, 3100, 7000, 12000], [0, 500, 2100, 2300, 5000, 7700, 9100, 11000, 12000]])

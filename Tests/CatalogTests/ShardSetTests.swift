@@ -4,7 +4,7 @@ import Selectors
 import TestSupport
 import Testing
 
-/// Shard sets (DESIGN §8): a corpus split into shards selects the single catalog's members, exactly for
+/// Shard sets (docs/ARCHITECTURE.md, "Shard sets"): a corpus split into shards selects the single catalog's members, exactly for
 /// LESS, RDS, random, GTP and Quad and within 2% of its objective for the GreeDi selectors; bad shards
 /// are refused; jobs never read a partial result.
 @Suite("Shard sets")

@@ -2,7 +2,7 @@ import Foundation
 import Selectors
 import Testing
 
-/// GTP's memory-bounded paths (DESIGN §6): trajectories streamed in small blocks, and Gram rows
+/// GTP's memory-bounded paths (docs/SELECTORS.md, "gtp"): trajectories streamed in small blocks, and Gram rows
 /// computed only as variables enter (instead of the whole candidate matrix) give the same subset.
 @Suite struct GTPBoundedMemoryTests {
     /// A pool with a target that many rows serve: groups of validation rows made of pool rows plus

@@ -85,7 +85,7 @@ public enum Fixtures {
         return Matrix(rows: file.rowCount, columns: file.dimension, values: values)
     }
 
-    /// The shared realbench directory (../shared/realbench next to the repository), when present.
+    /// The realbench directory, when present: `QUADCAT_REALBENCH`, else `shared/realbench` beside the repository.
     public static var realbench: URL? {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let candidates = [

@@ -1,7 +1,7 @@
 import Catalog
 import Foundation
 
-/// Builds a catalog from ../shared/realbench the way its README describes the data: the pool corpus,
+/// Builds a catalog from realbench (``Fixtures/realbench``) the way its README describes the data: the pool corpus,
 /// four gradient checkpoints weighted by their mean learning rate, embeddings, and the target's
 /// validation gradients.
 public enum Realbench {

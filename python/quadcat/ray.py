@@ -1,4 +1,4 @@
-"""quadcat.ray: shard-set selections with every step a Ray task (DESIGN §8).
+"""quadcat.ray: shard-set selections with every step a Ray task (docs/ARCHITECTURE.md, "Shard sets").
 
 quadcat does not grow a cluster manager: the engine users already run does. Each step of a job (one
 ``quadcat step`` call that reads one shard and writes one small result file atomically) becomes a Ray

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Builds the demo catalog: synthetic files first, then the same `ingest`, `attach` and `target add`
-/// steps a user runs (DESIGN §1), so the demo exercises the real paths end to end.
+/// steps a user runs, so the demo exercises the real paths end to end.
 public enum DemoCatalog {
     /// The corpus, gradient column, embedding column and target names the demo uses.
     public static let corpus = "pool", gradientColumn = "grad", embeddingColumn = "emb", target = "python"

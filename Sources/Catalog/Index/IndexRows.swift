@@ -1,7 +1,7 @@
 import GRDB
 
 /// The identity of the random projection that produced a gradient column. Gradients from different
-/// projections live in different spaces and must never be compared (DESIGN §3).
+/// projections live in different spaces and must never be compared (docs/FORMAT.md, `feature_column`).
 public struct ProjectionIdentity: Codable, Sendable, Equatable, CustomStringConvertible {
     /// For example "rademacher" or "gaussian".
     public var kind: String

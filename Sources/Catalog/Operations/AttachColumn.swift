@@ -91,7 +91,7 @@ public struct AttachReport: Codable, Sendable {
 }
 
 extension Catalog {
-    /// Attaches a feature column to a corpus from a .npy or safetensors file (DESIGN §1 `attach`).
+    /// Attaches a feature column to a corpus from a .npy or safetensors file (`quadcat attach`).
     ///
     /// Refuses a row count that differs from the corpus, a dimension or projection that differs from
     /// the column's other checkpoints, and non-finite values (unless `nonFinite` is `.markUnusable`).

@@ -14,7 +14,7 @@ public struct GCReport: Codable, Sendable {
 
 extension Catalog {
     /// Removes files that nothing references: chunk segments of writes that never committed and
-    /// leftovers in staging/ (DESIGN §1 `gc`). Holds the writer lock, so it never races a writer.
+    /// leftovers in staging/ (`quadcat gc`). Holds the writer lock, so it never races a writer.
     public func collectGarbage(dryRun: Bool) throws -> GCReport {
         let lock = try WriterLock(url: paths.lock)
         defer { withExtendedLifetime(lock) {} }

@@ -26,6 +26,7 @@ public struct CatalogInfo: Codable, Sendable {
         public var projection: String?
         public var unitNormalized: Bool
         public var storage: Storage
+        /// The column's content hash as lineage records it (docs/FORMAT.md, "Column content hash").
         public var contentHash: String
     }
 
@@ -35,7 +36,7 @@ public struct CatalogInfo: Codable, Sendable {
         public var idField: String
         public var textField: String
         public var records: Storage
-        /// sha256 over the records chunks (DESIGN §3): equal for equal records, however they came in.
+        /// The records array's content hash (docs/FORMAT.md, "Array content hash"): equal for the same input bytes ingested the same way.
         public var contentHash: String
         public var columns: [Column]
         /// Record fields indexed for `--where`, with the kinds of value they hold.
@@ -55,19 +56,20 @@ public struct CatalogInfo: Codable, Sendable {
 }
 
 extension Catalog {
-    /// A summary of everything in the catalog (DESIGN §1 `info`).
+    /// A summary of everything in the catalog (`quadcat info`).
     public func info() throws -> CatalogInfo {
         let (corpora, subsets, codecs) = try database.read { db -> ([CatalogInfo.Corpus], Int, [String: CatalogInfo.Storage]) in
             let corpora = try CorpusRow.order(Column("name")).fetchAll(db).map { corpus in
                 let columns = try FeatureColumnRow.filter(Column("corpus_id") == corpus.id!)
                     .order(Column("name"), Column("checkpoint")).fetchAll(db).map { c in
                         let array = try ArrayIndex.load(c.arrayId, db)
+                        let described = try describe(c, db)
                         return CatalogInfo.Column(
                             name: c.name, kind: c.kind, checkpoint: c.checkpoint, learningRate: c.learningRate, dim: c.dim,
                             sourceDType: c.sourceDtype, storedDType: array.dtype.rawValue, rows: c.rowCount,
                             usableRows: c.usableRows, projection: c.projection?.description, unitNormalized: c.unitNormalized,
                             storage: try storage(of: [c.arrayId] + (c.maskArrayId.map { [$0] } ?? []), db),
-                            contentHash: array.contentHash)
+                            contentHash: described.contentHash)
                     }
                 let subsets = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subset WHERE corpus_id = ?", arguments: [corpus.id])!
                 return CatalogInfo.Corpus(

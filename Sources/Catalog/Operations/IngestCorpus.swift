@@ -51,7 +51,7 @@ extension Catalog {
         try ingest(corpus: name, inputs: files.map { .file($0) }, options: options, progress: progress)
     }
 
-    /// Ingests JSONL records into a corpus (DESIGN §1 `ingest`), the inputs in order.
+    /// Ingests JSONL records into a corpus (`quadcat ingest`), the inputs in order.
     ///
     /// An input is a file or standard input, plain JSONL or compressed with gzip or zstd (told apart by
     /// the first bytes), streamed through a pipeline that keeps both cores busy and memory bounded.

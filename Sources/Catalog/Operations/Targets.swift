@@ -55,7 +55,7 @@ public struct TargetInfo: Codable, Sendable {
 }
 
 extension Catalog {
-    /// Adds a column to a target, creating the target on its first column (DESIGN §1 `target add`).
+    /// Adds a column to a target, creating the target on its first column (`quadcat target add`).
     public func addTargetColumn(_ request: TargetColumnRequest) throws -> TargetReport {
         let source = try MatrixFile.open(request.file, tensor: request.tensor)
         let subtaskLabels: [String]?
@@ -158,7 +158,7 @@ extension Catalog {
             dim: source.dimension, createdTarget: created, subtasks: subtasks)
     }
 
-    /// Every target with its columns (DESIGN §1 `target list`).
+    /// Every target with its columns (`quadcat target list`).
     public func listTargets() throws -> [TargetInfo] {
         try database.read { db in
             try TargetRow.order(Column("name")).fetchAll(db).map { target in

@@ -24,7 +24,7 @@ public struct VerifyReport: Codable, Sendable {
 }
 
 extension Catalog {
-    /// Checks every chunk's checksum and every cross-reference in the index (DESIGN §1 `verify`).
+    /// Checks every chunk's checksum and every cross-reference in the index (`quadcat verify`).
     public func verify(progress: ProgressHandler? = nil) throws -> VerifyReport {
         let start = Date()
         var damage: [String] = []

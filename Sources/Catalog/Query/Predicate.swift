@@ -1,4 +1,4 @@
-/// A `--where` predicate: a boolean expression over indexed record fields and literals (DESIGN §7).
+/// A `--where` predicate: a boolean expression over indexed record fields and literals (docs/ARCHITECTURE.md, "Queries").
 ///
 /// ```
 /// predicate   := disjunction

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Selectors
 
-/// The rows a selection runs over (DESIGN §7): those a predicate matches, within a subset, minus
+/// The rows a selection runs over (docs/ARCHITECTURE.md, "Queries"): those a predicate matches, within a subset, minus
 /// excluded subsets and excluded ids. Empty: the whole corpus.
 public struct SelectionQuery: Sendable, Equatable {
     /// `--where`: a predicate over indexed fields (see `quadcat select --help`).

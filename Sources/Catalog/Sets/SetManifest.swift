@@ -1,6 +1,6 @@
 import Foundation
 
-/// `set.json`: what a shard set is made of (DESIGN §8). A shard set is a directory holding this file,
+/// `set.json`: what a shard set is made of (docs/FORMAT.md, "set.json"). A shard set is a directory holding this file,
 /// `head.quadcat` (an ordinary catalog whose subsets hold global row numbers) and `digests/` (one small
 /// file of row digests per shard, from which split-independent content hashes are computed); the
 /// shards are ordinary catalogs holding consecutive slices of one corpus, anywhere on a shared file

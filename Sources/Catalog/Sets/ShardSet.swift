@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// A shard set (DESIGN §8): one corpus split into consecutive slices, each an ordinary catalog, selected
+/// A shard set (docs/ARCHITECTURE.md, "Shard sets"; files: docs/FORMAT.md, "Shard sets"): one corpus split into consecutive slices, each an ordinary catalog, selected
 /// by per-shard steps and merges on an engine the user already has (Ray, a job array, local processes).
 ///
 /// ```

@@ -74,7 +74,7 @@ final class ChunkSink {
     }
 }
 
-/// Raw chunk size the writers aim for (DESIGN §3: 1-4 MiB).
+/// Raw chunk size the writers aim for (docs/FORMAT.md, "Arrays and chunking").
 let targetChunkBytes = 4 << 20
 
 /// Writes vectors in a stored precision, converting from Float32 or copying same-precision bytes.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The files of a catalog directory (DESIGN §3).
+/// The files of a catalog directory (docs/FORMAT.md, "The catalog directory").
 struct CatalogPaths: Sendable {
     let root: URL
 

@@ -3,7 +3,7 @@ import CLZ4
 
 /// Which codec the writer uses for a chunk.
 public enum CodecPolicy: String, Sendable, Codable, CaseIterable {
-    /// Compress only where it saves real space (DESIGN §3): text and member lists are tried with LZ4,
+    /// Compress only where it saves real space (docs/FORMAT.md, "Codecs"): text and member lists are tried with LZ4,
     /// float vectors with shuffle-LZ4 on a probe of the chunk first, since Gaussian gradients do not
     /// compress and decoding would cost scan speed for nothing.
     case auto

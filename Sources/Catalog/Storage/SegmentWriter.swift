@@ -64,7 +64,7 @@ final class SegmentWriter {
     }
 }
 
-/// The files one write operation creates, and the commit protocol around them (DESIGN §3):
+/// The files one write operation creates, and the commit protocol around them (docs/FORMAT.md, "The commit protocol"):
 /// write to staging/, fsync, rename into chunks/, fsync the directory; the caller then commits the
 /// SQLite transaction that references the files.
 final class StagingArea {

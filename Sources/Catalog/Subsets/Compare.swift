@@ -120,7 +120,7 @@ public struct DiffReport: Codable, Sendable {
 
 extension Catalog {
     /// Scores every subset under every selector's own criterion, with overlaps, duplicates and labels
-    /// (DESIGN §1 `compare`).
+    /// (`quadcat compare`).
     public func compare(_ references: [String], options: CompareOptions = CompareOptions()) throws -> CompareReport {
         try compareWorkings(references, options: options).report
     }
@@ -257,7 +257,7 @@ extension Catalog {
         }.map(\.offset)
     }
 
-    /// Rows only in `a`, only in `b` (DESIGN §1 `diff`).
+    /// Rows only in `a`, only in `b` (`quadcat diff`).
     public func diff(_ a: String, _ b: String) throws -> DiffReport {
         let infoA = try subset(a), infoB = try subset(b)
         guard infoA.corpus == infoB.corpus else {

@@ -73,7 +73,7 @@ extension Catalog {
     /// records of 10 KB are 80 MB, held once as records and once as output).
     static let exportBatchRows = 8192
 
-    /// Writes a subset in rank order (DESIGN §1 `export`), streaming in batches.
+    /// Writes a subset in rank order (`quadcat export`), streaming in batches.
     public func export(_ request: ExportRequest) throws -> ExportReport {
         let (subsetInfo, corpus, records) = try database.read { db -> (SubsetInfo, CorpusRow, StoredArray) in
             let row = try subsetRow(request.subset, db)

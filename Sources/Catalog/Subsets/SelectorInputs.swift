@@ -65,7 +65,7 @@ struct SelectorInputs {
         return (vectors, SubsetInput(role: "dedup", column: column.name, checkpoint: column.checkpoint, contentHash: try catalog.describe(column, db).contentHash))
     }
 
-    /// Resolves the inputs of `request.selector` (DESIGN §4: LESS and GTP read every checkpoint, SPICE
+    /// Resolves the inputs of `request.selector` (docs/SELECTORS.md: LESS and GTP read every checkpoint, SPICE
     /// and Quad one, the last unless told otherwise).
     static func resolve(_ request: SelectRequest, catalog: Catalog, _ db: Database) throws -> SelectorInputs {
         let corpus = try CorpusRow.named(request.corpus, db)

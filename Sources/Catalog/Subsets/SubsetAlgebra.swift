@@ -95,7 +95,7 @@ public struct MixPart: Sendable, Equatable {
 }
 
 extension Catalog {
-    /// Stores the result of a set operation on subsets as a new version of `name` (DESIGN §7). Its
+    /// Stores the result of a set operation on subsets as a new version of `name` (docs/ARCHITECTURE.md, "Queries"). Its
     /// lineage lists the operands with their content hashes; its recipe covers those hashes and the
     /// operators, so the same combination of the same members has the same recipe.
     public func combine(_ expression: CombineExpression, as name: String) throws -> SubsetInfo {
@@ -118,7 +118,7 @@ extension Catalog {
             inputs: [], query: nil, parents: operands.map { ParentLink(role: "operand", subset: $0.row, share: nil) }, started: started))
     }
 
-    /// Mixes subsets by quota into a new version of `name` (DESIGN §7): each part, in order, gives its
+    /// Mixes subsets by quota into a new version of `name` (docs/ARCHITECTURE.md, "Queries"): each part, in order, gives its
     /// top-ranked rows not taken already until it has given its share of the budget (quotas are the
     /// shares of the budget rounded by largest remainder, so they add up to it); when a part runs out,
     /// the shortfall is filled from the parts' next ranks, part by part in the order given. Members

@@ -66,10 +66,10 @@ struct SubsetRow: Codable, FetchableRecord, PersistableRecord {
 
 extension Catalog {
     /// Runs a selector over the stored columns and stores its result as a new, immutable subset
-    /// version (DESIGN §1 `select`). The same request on the same inputs gives the same recipe and
+    /// version (`quadcat select`; the path of the call: docs/ARCHITECTURE.md). The same request on the same inputs gives the same recipe and
     /// content hashes.
     ///
-    /// A query (`request.query`) narrows the rows the selector sees (DESIGN §7): every column it reads
+    /// A query (`request.query`) narrows the rows the selector sees (docs/ARCHITECTURE.md, "Queries"): every column it reads
     /// is wrapped so that rows outside the candidates read as unusable, and the stored subset records
     /// the query, its parents and the candidate count. A near-duplicate guard (`request.dedup`) refuses
     /// rows too close to a member already chosen, in whichever way the selector commits members.
@@ -313,7 +313,7 @@ extension Catalog {
         try database.read { try info(of: subsetRow(reference, $0), $0) }
     }
 
-    /// Every version of a subset name, oldest first (DESIGN §1 `log`). `NAME@N` or a tag stands for
+    /// Every version of a subset name, oldest first (`quadcat log`). `NAME@N` or a tag stands for
     /// the name it belongs to.
     public func log(_ reference: String) throws -> [SubsetInfo] {
         try database.read { db in
@@ -367,7 +367,7 @@ public struct MemberView: Codable, Sendable {
 }
 
 extension Catalog {
-    /// The first `limit` members of a subset with their ids and texts (DESIGN §1 `show`).
+    /// The first `limit` members of a subset with their ids and texts (`quadcat show`).
     public func topMembers(_ reference: String, limit: Int) throws -> [MemberView] {
         let info = try subset(reference)
         let members = Array(try self.members(info.reference).prefix(max(0, limit)))

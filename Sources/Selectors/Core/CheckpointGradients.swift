@@ -18,7 +18,7 @@ public struct CheckpointGradients: Sendable {
 }
 
 extension Array where Element == CheckpointGradients {
-    /// Learning-rate weights w_c = eta_c / sum(eta) (DESIGN §4, LESS).
+    /// Learning-rate weights w_c = eta_c / sum(eta) (docs/SELECTORS.md, "less").
     public func learningRateWeights() throws -> [Double] {
         let total = reduce(0) { $0 + $1.learningRate }
         guard total > 0, allSatisfy({ $0.learningRate >= 0 && $0.learningRate.isFinite }) else {

@@ -2,7 +2,7 @@
 ///
 /// Selectors that sample (random, Quad) take "the rows with the smallest keys" instead of drawing from
 /// a random-number stream, so a row's fate depends on its own key only, never on which other rows a
-/// process sees or in what order: a corpus split into shards (DESIGN §8) samples exactly the rows the
+/// process sees or in what order: a corpus split into shards (docs/ARCHITECTURE.md, "Shard sets") samples exactly the rows the
 /// whole corpus would.
 public enum RowKeys {
     /// The key of `row` under `seed` (SplitMix64's finaliser on seed and row, as `qc_mix64`).

@@ -1,7 +1,7 @@
 import CKernels
 import Foundation
 
-/// A quality-weighted DPP (DESIGN §7): target-aware diversity without labels.
+/// A quality-weighted DPP (docs/SELECTORS.md, "dpp"): target-aware diversity without labels.
 ///
 /// Greedy MAP of log det(L_S) with L = diag(q) U U^T diag(q): U the unit gradient trajectories
 /// (a_z = [sqrt(w_1) u(z,1); ...; sqrt(w_C) u(z,C)], u the unit gradient, w the LESS learning-rate

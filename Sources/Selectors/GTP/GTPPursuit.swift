@@ -11,7 +11,7 @@ extension GTP {
     /// One correlation pass over a part of the pool (a shard, whose first global row is `offset`): the
     /// `count` eligible rows with the largest positive c_z for the residual, best first, as global rows,
     /// and how many eligible rows the part has. Each row's score depends on that row alone, so the
-    /// best `count` of the whole pool lie in the union of the parts' (DESIGN §8).
+    /// best `count` of the whole pool lie in the union of the parts' (docs/ARCHITECTURE.md, "Shard sets").
     public static func correlationStep(
         layout: TrajectoryLayout, residual: [Double], groups: Int, count: Int, offset: Int
     ) throws -> (candidates: [Pursuit.Candidate], eligibleRows: Int) {

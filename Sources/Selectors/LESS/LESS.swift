@@ -9,7 +9,7 @@ import Foundation
 /// Because a mean of cosines with fixed g is a cosine-weighted dot product with the mean of the unit
 /// target vectors, each checkpoint costs one pass over the pool against S vectors (S = subtasks),
 /// instead of the reference's n x m product. Each row's products come from a per-row kernel with a
-/// fixed order of operations, so a row's score does not depend on the rows around it (DESIGN §8).
+/// fixed order of operations, so a row's score does not depend on the rows around it (docs/ARCHITECTURE.md, "Rows are scored on their own").
 public enum LESS {
     public static let name = "less"
     public static let version = "1"

@@ -2,7 +2,7 @@ import Foundation
 
 /// Quad (Zhang et al., ICLR 2025; code iTheresaApocalypse/Quad): a multi-armed bandit over embedding
 /// clusters that estimates each cluster's influence on the target from a few sampled rows and takes
-/// whole slices of the clusters that look good (DESIGN §4).
+/// whole slices of the clusters that look good (docs/SELECTORS.md, "quad").
 ///
 /// The influence of a row is I(z) = <g(z)/||g(z)||, vbar>, vbar the mean of the unit-normalised target
 /// gradients (which are expected to be preconditioned already, e.g. by an inverse-Hessian product).

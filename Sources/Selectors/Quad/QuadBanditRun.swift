@@ -41,7 +41,7 @@ extension Quad {
             order = [[Int]](repeating: [], count: clusterCount)
             for (row, cluster) in assignments.enumerated() where cluster >= 0 { order[cluster].append(row) }
             // A cluster's read order is its rows by key h(seed, row), not a shuffle of a random stream,
-            // so a corpus split into shards reads every cluster in the same order (DESIGN §8).
+            // so a corpus split into shards reads every cluster in the same order (docs/ARCHITECTURE.md, "Shard sets").
             let orderSeed = Quad.streamSeed(parameters.seed, .clusterOrder)
             for cluster in order.indices { order[cluster] = RowKeys.ordered(order[cluster], seed: orderSeed) }
             cursor = [Int](repeating: 0, count: clusterCount)

@@ -68,7 +68,7 @@ extension Quad {
 
     /// The nearest centroid of every row (-1 for rows without a usable embedding), one row at a time with
     /// a fixed order of operations (not a GEMM over a block), so a row's cluster does not depend on the
-    /// rows around it: a shard assigns its rows exactly as the whole pool would (DESIGN §8).
+    /// rows around it: a shard assigns its rows exactly as the whole pool would (docs/ARCHITECTURE.md, "Shard sets").
     public static func assign(_ embeddings: any VectorSource, centroids: Matrix) throws -> [Int] {
         let k = centroids.rows, d = centroids.columns
         guard embeddings.dimension == d else {

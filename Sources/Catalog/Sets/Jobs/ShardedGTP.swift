@@ -1,7 +1,7 @@
 import Foundation
 import Selectors
 
-/// GTP over shards, exact (DESIGN §8): each iteration, every shard returns its best 2k rows for the
+/// GTP over shards, exact (docs/ARCHITECTURE.md, "Shard sets"): each iteration, every shard returns its best 2k rows for the
 /// broadcast residual (the global best 2k lie in their union); the driver runs the pursuit step
 /// (``GTP/Pursuit``) on those candidates, reading only their stored rows from the shards, and
 /// broadcasts the new residual until the pursuit stops.
@@ -39,7 +39,7 @@ enum ShardedGTP {
         try pursuit.advance(Array(omega), eligibleRows: parts.reduce(0) { $0 + $1.eligibleRows }, layout: layout, cache: &cache)
         job.addFetched(pursuit.candidateRowsRead * layout.checkpoints.reduce(0) { $0 + $1.pool.dimension } * 2)
         guard pursuit.nextCorrelation != nil else { return .finished(pursuit.finish(), extraRecipe: []) }
-        let data = try JSONEncoder().encode(pursuit)
+        let data = try ShardedPlans.encode(pursuit)
         try ShardJob.writeAtomically(data, to: job.stateFile("pursuit.json"))
         job.addBroadcast(data.count)
         return .next

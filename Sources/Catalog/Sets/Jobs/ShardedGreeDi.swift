@@ -78,7 +78,7 @@ enum ShardedGreeDi {
             ranked.sort { $0.score > $1.score || ($0.score == $1.score && $0.row < $1.row) }
             let state = Standardization(
                 mean: mean, deviation: count > 0 ? (squares / Double(count)).squareRoot() : 0, lessRanking: ranked.prefix(budget).map(\.row))
-            let data = try JSONEncoder().encode(state)
+            let data = try ShardedPlans.encode(state)
             try ShardJob.writeAtomically(data, to: job.stateFile("standardization.json"))
             job.addBroadcast(data.count)
             return .next

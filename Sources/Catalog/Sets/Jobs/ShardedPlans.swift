@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Selectors
 
-/// Each selector as per-shard steps and merges (DESIGN §8). Steps are pure functions of one shard,
+/// Each selector as per-shard steps and merges (docs/ARCHITECTURE.md, "Shard sets"). Steps are pure functions of one shard,
 /// the request and the state the previous merge broadcast; merges run on the driver.
 ///
 /// | selector | rounds | steps | merge |

@@ -1,7 +1,7 @@
 import Foundation
 import Selectors
 
-/// Quad over shards, exact (DESIGN §8): round 1, each shard proposes its rows with the smallest keys for
+/// Quad over shards, exact (docs/ARCHITECTURE.md, "Shard sets"): round 1, each shard proposes its rows with the smallest keys for
 /// the k-means sample and the driver fits the clusters on that sample (the single catalog's sample);
 /// round 2, each shard returns every row's cluster and influence (each a function of the row alone),
 /// and the bandit runs on the driver.
