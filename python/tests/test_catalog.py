@@ -60,6 +60,10 @@ def test_every_catalog_method_builds_selects_and_reports_on_the_demo_files(tmp_p
     assert [e.subset for e in report.entries] == ["py-less@1", "py-gtp@1", "py-spice@1"]
     assert report.entry("py-less").mean_less_score > report.entry("py-spice").mean_less_score
     assert sum(report.corpus_labels.values()) == demo.rows and len(report.overlaps) == 3
+    page = cat.report(less, "py-gtp", out=tmp_path / "report.html", label="domain")
+    html = (tmp_path / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "py-gtp@1" in html
+    assert page["bytes"] == len(html.encode()) and page["subsets"] == 2 and page["charts"]["overlap-heatmap"] == 1
     diff = cat.diff("py-less@1", "py-gtp")
     assert diff.shared + len(diff.only_a) == len(less)
 
