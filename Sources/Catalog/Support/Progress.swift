@@ -1,21 +1,9 @@
-/// A progress update from a long catalog operation.
-public struct ProgressEvent: Sendable {
-    /// What is being done, e.g. "reading pool.jsonl".
-    public var phase: String
-    /// Units done so far.
-    public var completed: Int
-    /// Units in all, when known.
-    public var total: Int?
-    /// What the units are ("bytes" or "rows").
-    public var unit: String
+import Selectors
 
-    public init(phase: String, completed: Int, total: Int?, unit: String) {
-        self.phase = phase
-        self.completed = completed
-        self.total = total
-        self.unit = unit
-    }
-}
+/// A progress update from a long catalog operation: the same value a running selector reports
+/// (``SelectionProgress``: phase, units done, units in all when known, what the units are), so a
+/// selection's progress passes through a catalog operation unchanged in shape.
+public typealias ProgressEvent = SelectionProgress
 
 /// Receives progress updates; the command-line tool draws them on a terminal.
 public typealias ProgressHandler = @Sendable (ProgressEvent) -> Void
