@@ -38,20 +38,60 @@ final class MappedSegment: @unchecked Sendable {
 }
 
 /// Mappings of the segment files one catalog handle has read, shared by all its readers.
+///
+/// Mapping a segment reads it whole (MAP_POPULATE), so a scan can ask for the segments it will need
+/// next (``prefetch(_:)``): a background queue maps them while the scan decodes the current one, and
+/// the disk stays busy instead of taking turns with the decoding. A reader that asks for a segment
+/// being mapped waits for that mapping rather than starting its own.
 final class SegmentCache: @unchecked Sendable {
     private let paths: CatalogPaths
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var segments: [String: MappedSegment] = [:]
+    private var mapping: Set<String> = []
+    private let prefetchQueue = DispatchQueue(label: "quadcat.segment-prefetch", qos: .userInitiated)
 
     init(paths: CatalogPaths) { self.paths = paths }
 
     func segment(_ name: String) throws -> MappedSegment {
-        lock.lock()
-        defer { lock.unlock() }
-        if let found = segments[name] { return found }
-        let mapped = try MappedSegment(url: paths.chunkFile(name), name: name)
+        condition.lock()
+        while true {
+            if let found = segments[name] {
+                condition.unlock()
+                return found
+            }
+            if !mapping.contains(name) { break }
+            condition.wait()
+        }
+        mapping.insert(name)
+        condition.unlock()
+        let mapped: MappedSegment
+        do {
+            mapped = try MappedSegment(url: paths.chunkFile(name), name: name)
+        } catch {
+            condition.lock()
+            mapping.remove(name)
+            condition.broadcast()
+            condition.unlock()
+            throw error
+        }
+        condition.lock()
         segments[name] = mapped
+        mapping.remove(name)
+        condition.broadcast()
+        condition.unlock()
         return mapped
+    }
+
+    /// Maps the named segments in the background, in order, unless they are mapped or being mapped.
+    /// Errors are left for the reader that asks for the segment to meet.
+    func prefetch(_ names: [String]) {
+        condition.lock()
+        let wanted = names.filter { segments[$0] == nil && !mapping.contains($0) }
+        condition.unlock()
+        guard !wanted.isEmpty else { return }
+        prefetchQueue.async {
+            for name in wanted { _ = try? self.segment(name) }
+        }
     }
 
     /// The header and stored payload of a chunk, checked against what the index says about it.

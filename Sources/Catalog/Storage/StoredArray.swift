@@ -20,6 +20,19 @@ struct StoredArray: Sendable {
         }
         return low
     }
+
+    /// The segment files that the chunks after chunk `index` are stored in, other than chunk `index`'s
+    /// own, in order, at most `limit` of them: what a scan at chunk `index` reads next.
+    func segments(after index: Int, limit: Int) -> [String] {
+        var found: [String] = []
+        var last = chunks[index].file
+        for chunk in chunks[(index + 1)...] where chunk.file != last {
+            if found.count == limit { break }
+            found.append(chunk.file)
+            last = chunk.file
+        }
+        return found
+    }
 }
 
 /// Decodes chunk payloads into raw bytes (zero-copy for raw chunks).
@@ -65,6 +78,12 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
     public var dimension: Int { array.dim }
     /// The precision the vectors are stored in.
     public var storedDType: StoredDType { array.dtype }
+
+    /// Starts mapping (reading) the first segments of the array in the background.
+    public func prefetch() {
+        guard !array.chunks.isEmpty else { return }
+        cache.prefetch([array.chunks[0].file] + array.segments(after: 0, limit: 1))
+    }
 
     public func forEachBlock(_ body: (RowBlock) throws -> Void) throws {
         // Raw float32 chunks are read in place: nothing to decode. Other precisions decode ahead on a

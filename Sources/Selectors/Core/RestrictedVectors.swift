@@ -20,6 +20,7 @@ public struct RestrictedVectors: VectorSource {
     public var dimension: Int { base.dimension }
     public func forEachBlock(_ body: (RowBlock) throws -> Void) throws { try base.forEachBlock(body) }
     public func gather(rows: [Int]) throws -> Matrix { try base.gather(rows: rows) }
+    public func prefetch() { base.prefetch() }
 
     public func withRowPointers<R>(
         _ rows: UnsafeBufferPointer<Int>, _ body: (UnsafeBufferPointer<UnsafeRawPointer>, RowFormat) throws -> R

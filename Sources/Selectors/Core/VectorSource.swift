@@ -48,9 +48,15 @@ public protocol VectorSource: Sendable {
     func withRowPointers<R>(
         _ rows: UnsafeBufferPointer<Int>, _ body: (UnsafeBufferPointer<UnsafeRawPointer>, RowFormat) throws -> R
     ) throws -> R
+    /// A hint that a scan of this source begins soon: stored columns start reading their first rows
+    /// from disk in the background, so that a selector scanning several columns in turn keeps the
+    /// disk busy between them. Sources in memory do nothing.
+    func prefetch()
 }
 
 extension VectorSource {
+    public func prefetch() {}
+
     /// All rows as one matrix (for algorithms that need random access to every row).
     public func materialize() throws -> Matrix {
         var out = Matrix(rows: rowCount, columns: dimension)

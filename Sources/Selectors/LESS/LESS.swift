@@ -63,10 +63,17 @@ public enum LESS {
         }
         for (c, checkpoint) in checkpoints.enumerated() {
             let directions = subtasks.meanDirections(of: checkpoint.target, normalize: parameters.similarity == .cosine)
+            var nextHinted = c + 1 == checkpoints.count
             try accumulate(
                 pool: checkpoint.pool, directions: directions, weight: Float(weights[c]),
                 normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded
             ) { scanned in
+                // Halfway through, the rest of this checkpoint is on its way from disk: have the next
+                // one follow it, so a cold scan never waits for the disk between checkpoints.
+                if !nextHinted && 2 * scanned >= n {
+                    nextHinted = true
+                    checkpoints[c + 1].pool.prefetch()
+                }
                 progress?(SelectionProgress(phase: "scoring", completed: c * n + scanned, total: checkpoints.count * n, unit: "rows"))
             }
         }
