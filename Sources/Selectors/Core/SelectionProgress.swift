@@ -8,12 +8,29 @@ public struct SelectionProgress: Sendable, Equatable {
     public var total: Int?
     /// What the units are: "rows", "picks", "iterations".
     public var unit: String
+    /// Whether each unit costs more than the one before, in proportion to the units done (a greedy
+    /// pick is checked against every earlier pick): an ETA then extrapolates quadratically, not
+    /// linearly, and still errs on the short side.
+    public var costGrows: Bool
 
-    public init(phase: String, completed: Int, total: Int?, unit: String) {
+    public init(phase: String, completed: Int, total: Int?, unit: String, costGrows: Bool = false) {
         self.phase = phase
         self.completed = completed
         self.total = total
         self.unit = unit
+        self.costGrows = costGrows
+    }
+}
+
+extension SelectionProgress {
+    /// Seconds left in a phase of `total` units that took `elapsed` seconds from `start` units to
+    /// ``completed``: the units left at the rate so far or, when ``costGrows``, the rest of the
+    /// quadratic work (n^2) at the rate so far.
+    public func secondsLeft(total: Int, elapsed: Double, since start: Int) -> Double {
+        guard completed > start else { return .infinity }
+        guard costGrows else { return Double(total - completed) * elapsed / Double(completed - start) }
+        func work(_ n: Int) -> Double { Double(n) * Double(n) }
+        return (work(total) - work(completed)) * elapsed / (work(completed) - work(start))
     }
 }
 

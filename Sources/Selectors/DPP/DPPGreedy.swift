@@ -76,7 +76,7 @@ extension DPP {
                 logDet += logGain
                 result.picks.append(Pick(row: rowIds[c], logGain: logGain))
                 result.objective.append(logDet)
-                progress?(SelectionProgress(phase: "picking", completed: result.picks.count, total: budget, unit: "picks"))
+                progress?(SelectionProgress(phase: "picking", completed: result.picks.count, total: budget, unit: "picks", costGrows: true))
             }
             result.evaluations = basis.evaluations
             result.products = basis.products

@@ -172,7 +172,7 @@ extension SPICE {
                 objective += pick.gain
                 result.picks.append(pick)
                 result.objective.append(objective)
-                progress?(SelectionProgress(phase: "picking", completed: result.picks.count, total: budget, unit: "picks"))
+                progress?(SelectionProgress(phase: "picking", completed: result.picks.count, total: budget, unit: "picks", costGrows: true))
             }
             if result.picks.count == budget { result.stopReason = .budget }
             result.evaluations = basis.evaluations

@@ -73,7 +73,7 @@ private final class ProgressState: @unchecked Sendable {
             let elapsed = now.timeIntervalSince(phaseStart)
             let progressed = event.completed - phaseStartCompleted
             if elapsed >= 2, progressed > 0, event.completed < total {
-                let remaining = Double(total - event.completed) * elapsed / Double(progressed)
+                let remaining = event.secondsLeft(total: total, elapsed: elapsed, since: phaseStartCompleted)
                 line += ", ETA " + Format.duration(remaining)
             }
         } else {
