@@ -47,7 +47,8 @@ struct QuadScaleBench {
             report(String(format: "    %@: %.1f s", phase, seconds))
         }
         for (counter, value) in subset.diagnostics.counters.sorted(by: { $0.key < $1.key }) {
-            report(String(format: "    %@: %.0f", counter, value))
+            // %g, not %.0f: tau, alpha, the radius and the influence statistics are well below 1.
+            report(String(format: "    %@: %g", counter, value))
         }
         for note in subset.diagnostics.notes { report("    note: \(note)") }
     }

@@ -7,7 +7,7 @@ import Testing
 struct QuadTests {
     /// A pool of well-separated embedding groups (`group` of each row), with gradients that are noise
     /// except in the planted group, whose gradients lean towards the target direction (cos about 0.6).
-    fileprivate struct Pool {
+    struct Pool {
         var embeddings: Matrix
         var gradients: Matrix
         var target: Matrix
@@ -272,7 +272,7 @@ struct QuadTests {
         }
     }
 
-    @Test func slicesWithoutScoredRowsAreReadButNotAccepted() throws {
+    @Test func clustersWithoutScoredRowsAreNeverPulledAndFillLast() throws {
         let pool = Pool(groups: 6, perGroup: 40, planted: nil, seed: 7)
         var mask = RowMask(count: pool.gradients.rows, allSet: true)
         let dark = pool.rows(ofGroup: 4)
@@ -280,9 +280,13 @@ struct QuadTests {
         try Self.expectGroupsRecovered(pool, clusters: 6, seed: 1)
         let selection = try Self.select(pool, budget: 240, Quad.Parameters(clusters: 6, tau: -1e30, strict: true, seed: 1), mask: mask)
         #expect(Set(selection.rows) == Set(0..<240).subtracting(dark))
-        #expect(selection.diagnostics.counters["pullsWithoutScoredRows"] == 4)
-        #expect(selection.diagnostics.counters["pulls"] == 24)
-        // Without strict, the fill takes the slices without a score last: the dark group ends the subset.
+        // The dark group's cluster cannot be scored: it is reported, not pulled (version 2 read its four
+        // slices without a reward).
+        #expect(selection.diagnostics.counters["clustersWithoutScoredRows"] == 1)
+        #expect(selection.diagnostics.counters["rowsInClustersWithoutScoredRows"] == 40)
+        #expect(selection.diagnostics.counters["pullsWithoutScoredRows"] == 0)
+        #expect(selection.diagnostics.counters["pulls"] == 20)
+        // Without strict, the fill takes the clusters without a score last: the dark group ends the subset.
         let filled = try Self.select(pool, budget: 240, Quad.Parameters(clusters: 6, tau: -1e30, seed: 1), mask: mask)
         #expect(filled.members.count == 240)
         #expect(Set(filled.rows.suffix(dark.count)) == Set(dark))

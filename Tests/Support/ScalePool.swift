@@ -153,11 +153,14 @@ public struct ScalePool: Sendable {
     /// The gradients at checkpoint `c` of every `stride`-th row only (a partial column, the way users
     /// attach gradients for a sample of a large pool), the ids file naming each of those rows' document,
     /// and the validation set's gradients.
+    /// With `rows`, only the sampled rows in that range (a shard's share of the same sample).
     /// - Returns: the ids file (`grads_ckpt<c>.ids`).
-    public func writeSampledGradients(checkpoint c: Int, stride: Int, to files: Files) throws -> URL {
-        let sampled = (configuration.rows + stride - 1) / stride
+    public func writeSampledGradients(checkpoint c: Int, stride: Int, rows: Range<Int>? = nil, to files: Files) throws -> URL {
+        let range = rows ?? 0..<configuration.rows
+        let sampledRows = Array(Swift.stride(from: (range.lowerBound + stride - 1) / stride * stride, to: range.upperBound, by: stride))
+        let sampled = sampledRows.count
         try writeRows(to: files.gradients(checkpoint: c), rows: sampled, dimension: configuration.dimension) { i, out in
-            poolGradient(row: i * stride, checkpoint: c - 1, into: out)
+            poolGradient(row: sampledRows[i], checkpoint: c - 1, into: out)
         }
         try writeRows(to: files.validationGradients(checkpoint: c), rows: configuration.validationRows, dimension: configuration.dimension) { v, out in
             validationGradient(row: v, checkpoint: c - 1, into: out)
@@ -165,7 +168,7 @@ public struct ScalePool: Sendable {
         let ids = files.directory.appendingPathComponent("grads_ckpt\(c).ids")
         var text = ""
         text.reserveCapacity(sampled * 10)
-        for i in 0..<sampled { text += Self.id(i * stride) + "\n" }
+        for row in sampledRows { text += Self.id(row) + "\n" }
         try Data(text.utf8).write(to: ids)
         return ids
     }

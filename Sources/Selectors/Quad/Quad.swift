@@ -23,20 +23,32 @@ import Foundation
 /// - the last accepted slice is cut so that the subset has exactly the budget (the released code
 ///   stops after the round that crosses it), and a cluster's last, shorter slice is read too;
 /// - members keep their acceptance order (the released code shuffles them).
+///
+/// A partial gradient column (gradients attached for a sample of the rows, `quadcat attach --ids`) is
+/// how Quad is meant to run at scale: the rows with a gradient are the evidence, and every row of a
+/// cluster can be selected. A slice with fewer scored rows than its estimate draws borrows the rest
+/// from its cluster's other scored rows; a cluster with no scored row at all cannot be scored, so the
+/// bandit never pulls it, the diagnostics count it, and its rows come last in the fill (none with
+/// `strict=true`). Rows without a gradient are still taken with the accepted slices they belong to,
+/// as before: the subset is data to train on, and a cluster's sampled gradients stand for all of it.
 public enum Quad {
     public static let name = "quad"
     /// Bump when the members a given input and parameters produce change. Version 2: when every arm is
     /// exhausted before the budget, the rest is filled from the rejected slices (`strict=true` stops
     /// as version 1 did); the k-means sample, the tau sample, the clusters' read order and the reward
     /// draws take the rows with the smallest keys h(seed, row) instead of drawing from random streams,
-    /// so a sharded corpus draws exactly the rows of the single catalog.
-    public static let version = "2"
+    /// so a sharded corpus draws exactly the rows of the single catalog. Version 3: with a partial
+    /// gradient column, a slice with too few scored rows borrows its estimate from its cluster's other
+    /// scored rows, and a cluster without any is never pulled (version 2 read such slices without a
+    /// reward); a complete column selects exactly what version 2 did.
+    public static let version = "3"
 
     /// Runs Quad and returns the accepted rows in acceptance order.
     ///
     /// - Parameters:
-    ///   - gradients: one gradient column of the pool (n x d); rows outside `usableRows` are unscored:
-    ///     they never estimate a reward but can be taken with an accepted slice.
+    ///   - gradients: one gradient column of the pool (n x d), complete or partial; rows outside
+    ///     `usableRows` are unscored: they never estimate a reward but can be taken with an accepted
+    ///     slice (see the partial-column paragraph above).
     ///   - target: the (preconditioned) target gradients, m x d, same projection as `gradients`.
     ///   - embeddings: the embedding column of the same n rows, clustered with k-means; rows outside
     ///     its `usableRows` belong to no cluster and are never selected.
@@ -151,6 +163,9 @@ public enum Quad {
             "pulls": Double(run.pulls),
             "acceptedPulls": Double(run.acceptedPulls),
             "pullsWithoutScoredRows": Double(run.pullsWithoutScoredRows),
+            "pullsEstimatedFromCluster": Double(run.pullsEstimatedFromCluster),
+            "clustersWithoutScoredRows": Double(run.unscorableClusters.count),
+            "rowsInClustersWithoutScoredRows": Double(run.rowsInUnscorableClusters),
             "arms": Double(arms),
             "clusters": Double(clusterCount),
             "clustersCovered": Double(covered),
@@ -180,9 +195,10 @@ public enum Quad {
     ) -> [String] {
         var notes: [String] = []
         if run.filledRows > 0 {
+            let unscorable = run.unscorableClusters.isEmpty ? "" : ", then from the clusters without a gradient"
             notes.append(
                 "every cluster was read to the end at \(run.members.count - run.filledRows) rows; the other \(run.filledRows) rows were "
-                    + "filled from \(run.filledSlices) rejected slices, best sampled reward first (strict=true stops instead)")
+                    + "filled from \(run.filledSlices) rejected slices, best sampled reward first\(unscorable) (strict=true stops instead)")
         }
         if run.members.count < budget {
             let reason: String
@@ -205,8 +221,15 @@ public enum Quad {
         if unscoredMembers > 0 {
             notes.append("\(unscoredMembers) members have no gradient; their score is their slice's estimated mean influence")
         }
-        if run.pullsWithoutScoredRows > 0 {
-            notes.append("\(run.pullsWithoutScoredRows) slices had no scored row: they were read but neither rewarded nor accepted")
+        if run.pullsEstimatedFromCluster > 0 {
+            notes.append(
+                "\(run.pullsEstimatedFromCluster) of \(run.pulls) slices had fewer rows with a gradient than their estimate draws "
+                    + "(\(run.pullsWithoutScoredRows) had none): their estimate also drew on their cluster's other rows with a gradient")
+        }
+        if !run.unscorableClusters.isEmpty {
+            notes.append(
+                "\(run.unscorableClusters.count) clusters (\(run.rowsInUnscorableClusters) rows) have no row with a gradient: they cannot be "
+                    + "scored, so the bandit never pulled them" + (strict ? "" : "; their rows only fill the budget, last"))
         }
         if rowsWithoutCluster > 0 {
             notes.append("\(rowsWithoutCluster) rows belong to no cluster (no usable embedding): they cannot be selected")

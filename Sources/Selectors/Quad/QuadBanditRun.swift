@@ -9,12 +9,19 @@ extension Quad {
         private var order: [[Int]]
         /// How many rows of each cluster have been read.
         private var cursor: [Int]
+        /// The scored rows of each cluster (those with a usable gradient), in read order, and how many
+        /// of them have been read: the rows a slice that has too few of its own borrows its estimate from.
+        private var scoredOrder: [[Int]]
+        private var scoredCursor: [Int]
+        /// Clusters with rows but no scored row: they cannot be scored, so they are never pulled
+        /// (``fillFromRejectedSlices(budget:fallbackScore:)`` takes their rows last).
+        let unscorableClusters: [Int]
         /// Slice size (b_take) and estimation draws (b_est) of each cluster.
         private var sliceSize: [Int]
         private var estimationDraws: [Int]
         private let estimationSeed: UInt64
         /// Slices read but not accepted, for the fill (``fillFromRejectedSlices(budget:fallbackScore:)``).
-        private var rejected: [(reward: Double?, pull: Int, rows: ArraySlice<Int>, estimate: Double?)] = []
+        private var rejected: [(reward: Double, pull: Int, rows: ArraySlice<Int>, estimate: Double)] = []
 
         private(set) var members: [Member] = []
         /// Members after each round (the objective trace).
@@ -24,9 +31,13 @@ extension Quad {
         private(set) var acceptedPullsPerRound: [Int] = []
         private(set) var pulls = 0
         private(set) var acceptedPulls = 0
+        /// Slices without a scored row of their own, and slices whose estimate also drew on the
+        /// cluster's scored rows outside the slice (the first are among the second).
         private(set) var pullsWithoutScoredRows = 0
+        private(set) var pullsEstimatedFromCluster = 0
         private(set) var stoppedAtMaxRounds = false
-        /// Rows and slices the fill took after every arm was exhausted.
+        /// Rows the fill took after every arm was exhausted, and the rejected slices they came from
+        /// (rows of clusters that could not be scored count as rows only).
         private(set) var filledRows = 0
         private(set) var filledSlices = 0
         /// Admits the rows of an accepted (or filled) slice one by one; nil takes them all.
@@ -48,13 +59,25 @@ extension Quad {
             sliceSize = order.map { max(1, Int((parameters.gamma * Double($0.count)).rounded())) }
             estimationDraws = order.map { max(2, Int((parameters.bEst * Double($0.count)).rounded())) }
             estimationSeed = Quad.streamSeed(parameters.seed, .estimation)
+            let (readOrder, scoredOrder) = (order, order.map { rows in rows.filter { !influence[$0].isNaN } })
+            self.scoredOrder = scoredOrder
+            scoredCursor = [Int](repeating: 0, count: clusterCount)
+            unscorableClusters = readOrder.indices.filter { !readOrder[$0].isEmpty && scoredOrder[$0].isEmpty }
+        }
+
+        /// Rows of the clusters that cannot be scored (see ``unscorableClusters``).
+        var rowsInUnscorableClusters: Int { unscorableClusters.reduce(0) { $0 + order[$1].count } }
+
+        /// A cluster the bandit may pull: it has unread rows and at least one scored row.
+        private func isOpen(_ cluster: Int) -> Bool {
+            cursor[cluster] < order[cluster].count && !scoredOrder[cluster].isEmpty
         }
 
         /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
         /// `maxRounds` rounds have run.
         mutating func run(budget: Int, arms: Int, maxRounds: Int) throws {
             while members.count < budget {
-                let pulled = bandit.best(arms) { cursor[$0] < order[$0].count }
+                let pulled = bandit.best(arms, where: isOpen)
                 if pulled.isEmpty { break }
                 if acceptedAfterRound.count == maxRounds {
                     stoppedAtMaxRounds = true
@@ -72,23 +95,22 @@ extension Quad {
         }
 
         /// When every arm was read to the end before the budget: takes the rejected slices, best sampled
-        /// reward first (ties: the earlier pull), slices that had no scored row last, until the budget
-        /// is met. Rows without a score get their slice's estimate, or `fallbackScore` when the slice
-        /// had none.
+        /// reward first (ties: the earlier pull), then the rows of the clusters that could not be scored
+        /// (by cluster number, each in read order), until the budget is met. Rows without a score get
+        /// their slice's estimate, or `fallbackScore` when they come from a cluster without one.
         mutating func fillFromRejectedSlices(budget: Int, fallbackScore: Double) throws {
-            let ranked = rejected.sorted { a, b in
-                switch (a.reward, b.reward) {
-                case let (x?, y?): return x > y || (x == y && a.pull < b.pull)
-                case (_?, nil): return true
-                case (nil, _?): return false
-                case (nil, nil): return a.pull < b.pull
-                }
-            }
+            let ranked = rejected.sorted { a, b in a.reward > b.reward || (a.reward == b.reward && a.pull < b.pull) }
             for slice in ranked where members.count < budget {
                 filledSlices += 1
                 for row in try admitted(Array(slice.rows), limit: budget - members.count) {
                     let value = influence[row]
-                    members.append(Member(row: row, score: value.isNaN ? slice.estimate ?? fallbackScore : Double(value)))
+                    members.append(Member(row: row, score: value.isNaN ? slice.estimate : Double(value)))
+                    filledRows += 1
+                }
+            }
+            for cluster in unscorableClusters where members.count < budget {
+                for row in try admitted(order[cluster], limit: budget - members.count) {
+                    members.append(Member(row: row, score: fallbackScore))
                     filledRows += 1
                 }
             }
@@ -104,25 +126,39 @@ extension Quad {
             return rows
         }
 
-        /// Reads the cluster's next slice, estimates its reward from the slice's scored rows and
-        /// accepts the slice (cut at the budget) when the reward is positive. A slice without a
-        /// scored row gives no observation: it is consumed and counted, but neither rewarded nor
-        /// accepted (there is no evidence for it).
+        /// Reads the cluster's next slice, estimates its reward and accepts the slice (cut at the budget)
+        /// when the reward is positive.
+        ///
+        /// The estimate wants `min(b_est, slice size)` draws, taken among the slice's scored rows (those
+        /// with the smallest keys, see the read order). A slice with fewer scored rows than that (a
+        /// partial gradient column) uses all of them and borrows the rest from the cluster's other scored
+        /// rows, unread ones first in read order, then those already read: the cluster is the arm, and
+        /// its scored rows are the evidence for any slice of it. With a complete column no slice
+        /// borrows, and the estimate is the slice's own.
         private mutating func pull(_ cluster: Int, budget: Int) throws {
             let start = cursor[cluster]
             let slice = order[cluster][start..<min(start + sliceSize[cluster], order[cluster].count)]
             cursor[cluster] += slice.count
             pulls += 1
             let scored = slice.filter { !influence[$0].isNaN }
-            guard !scored.isEmpty else {
-                pullsWithoutScoredRows += 1
-                rejected.append((nil, pulls, slice, nil))
-                return
-            }
-            // The estimate samples the slice's scored rows with the smallest keys (see the read order).
-            let draws = min(estimationDraws[cluster], scored.count)
+            let scoredStart = scoredCursor[cluster]
+            scoredCursor[cluster] += scored.count
+            let wanted = min(estimationDraws[cluster], slice.count)
             var sum = 0.0
-            for row in RowKeys.smallest(draws, of: scored, seed: estimationSeed) { sum += Double(influence[row]) }
+            let draws: Int
+            if scored.count >= wanted {
+                draws = wanted
+                for row in RowKeys.smallest(draws, of: scored, seed: estimationSeed) { sum += Double(influence[row]) }
+            } else {
+                if scored.isEmpty { pullsWithoutScoredRows += 1 }
+                pullsEstimatedFromCluster += 1
+                let clusterScored = scoredOrder[cluster]
+                let unread = clusterScored[scoredCursor[cluster]...].prefix(wanted - scored.count)
+                let read = clusterScored[..<scoredStart].prefix(wanted - scored.count - unread.count)
+                draws = scored.count + unread.count + read.count
+                for row in scored + unread + read { sum += Double(influence[row]) }
+            }
+            // Open clusters have a scored row, so draws >= 1.
             let estimate = sum / Double(draws)
             let reward = estimate - tau
             bandit.record(reward: reward, on: cluster)
