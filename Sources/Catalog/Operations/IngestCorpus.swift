@@ -116,27 +116,35 @@ extension Catalog {
         let createdFields = try IndexedFieldRows.create(newFields, corpusID: corpus.id!, db)
         let sink = try IngestSink(
             corpusID: corpus.id!, firstRow: firstRow, staging: staging, codec: options.codec,
-            fieldValues: FieldValueInserter(fields: indexedAlready + createdFields, db), db)
+            fieldValues: FieldValueInserter(fields: indexedAlready + createdFields, db),
+            deferredIDIndex: try DeferredIDIndex.dropIfNoDocuments(db), db)
         let pipeline = IngestPipeline(
             inputs: inputs, options: JSONLOptions(idField: options.idField, textField: options.textField), codec: options.codec,
             workers: options.workers ?? ProcessInfo.processInfo.activeProcessorCount, keepRecords: !sink.fieldValues.isEmpty)
         let totalBytes = Self.totalStoredBytes(inputs)
-        try pipeline.run { step in
-            switch step {
-            case .records(let block):
-                try sink.add(block)
-                if let progress {
-                    let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
-                    progress(ProgressEvent(
-                        phase: "reading \(block.info.input.sourceName)\(position)", completed: sink.storedBytesDone + block.storedBytesRead,
-                        total: totalBytes, unit: "bytes"))
+        do {
+            try pipeline.run { step in
+                switch step {
+                case .records(let block):
+                    try sink.add(block)
+                    if let progress {
+                        let position = inputs.count > 1 ? " (\(block.info.index + 1) of \(inputs.count))" : ""
+                        progress(ProgressEvent(
+                            phase: "reading \(block.info.input.sourceName)\(position)", completed: sink.storedBytesDone + block.storedBytesRead,
+                            total: totalBytes, unit: "bytes"))
+                    }
+                case .inputEnd(let info, let storedBytes, let hash):
+                    try sink.endInput(info, storedBytes: storedBytes, hash: hash)
+                case .failure(let error):
+                    throw error
                 }
-            case .inputEnd(let info, let storedBytes, let hash):
-                try sink.endInput(info, storedBytes: storedBytes, hash: hash)
-            case .failure(let error):
-                throw error
             }
+        } catch {
+            // With the id index dropped, a duplicate id before the failing line is found only now.
+            if let duplicate = try sink.firstDuplicateID() { throw duplicate }
+            throw error
         }
+        try sink.finishDocuments()
         let nextRow = sink.nextRow
         guard nextRow > firstRow else {
             throw CatalogError(.invalidRequest, "no records in \(inputs.map(\.displayName).joined(separator: ", "))", remedy: "each non-blank line must be a JSON object with an id and a text field")

@@ -21,11 +21,19 @@ final class IngestSink {
     private var inputFirstRow: Int
     private var source = RecordSource()
     private var textHashes: TextHashCollector
+    /// The id index while it is dropped for a bulk ingest (nil: every insert checks the id).
+    private let deferredIDIndex: DeferredIDIndex?
+    /// The first row of each input that has rows, to name the input of a row.
+    private var inputStarts: [(row: Int, info: IngestInputInfo)] = []
     /// The indexed fields' values of each record (empty when the corpus indexes none).
     private(set) var fieldValues: FieldValueInserter
 
-    init(corpusID: Int64, firstRow: Int, staging: StagingArea, codec: CodecPolicy, fieldValues: FieldValueInserter, _ db: Database) throws {
+    init(
+        corpusID: Int64, firstRow: Int, staging: StagingArea, codec: CodecPolicy, fieldValues: FieldValueInserter,
+        deferredIDIndex: DeferredIDIndex?, _ db: Database
+    ) throws {
         self.db = db
+        self.deferredIDIndex = deferredIDIndex
         self.fieldValues = fieldValues
         self.corpusID = corpusID
         records = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: codec)
@@ -41,6 +49,7 @@ final class IngestSink {
     func add(_ block: ParsedBlock) throws {
         if let chunk = block.chunk { try records.write(chunk) }
         source.start(block.info.input.sourceName)
+        if block.rows > 0 && inputStarts.last?.info.index != block.info.index { inputStarts.append((nextRow, block.info)) }
         try block.ids.withUnsafeBytes { ids in
             try block.textHashes.withUnsafeBytes { hashes in
                 var idStart = 0
@@ -52,7 +61,12 @@ final class IngestSink {
                             row: nextRow, id: id, contentHash: UnsafeRawBufferPointer(rebasing: hashes[16 * i..<16 * i + 16]),
                             byteLength: block.byteLengths[i], source: source)
                     }
-                    if !inserted { throw try duplicateID(id, line: block.lines[i], input: block.info.input) }
+                    if !inserted {
+                        let text = String(decoding: id, as: UTF8.self)
+                        let previous = try String.fetchOne(
+                            db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, text])
+                        throw Self.duplicateID(text, line: block.lines[i], input: block.info.input, previous: previous)
+                    }
                     if !fieldValues.isEmpty {
                         try block.records.withUnsafeBytes { records in
                             try fieldValues.insert(row: nextRow, record: UnsafeRawBufferPointer(rebasing: records[(i == 0 ? 0 : block.recordEnds[i - 1])..<block.recordEnds[i]]))
@@ -85,11 +99,26 @@ final class IngestSink {
         return try DuplicateTexts.find(corpusID: corpusID, db)
     }
 
-    private func duplicateID(_ id: UnsafeRawBufferPointer, line: Int, input: JSONLInput) throws -> CatalogError {
-        let text = String(decoding: id, as: UTF8.self)
-        let previous = try String.fetchOne(db, sql: "SELECT source FROM document WHERE corpus_id = ? AND external_id = ?", arguments: [corpusID, text]) ?? "an earlier record"
-        return CatalogError(
-            .invalidRequest, "\(input.displayName): line \(line): duplicate id '\(text)', already used at \(previous)",
+    /// Builds the id index when it was dropped; throws the first duplicate id, as an insert that
+    /// checked each id would have.
+    func finishDocuments() throws {
+        guard let deferredIDIndex, !(try deferredIDIndex.rebuild(db)) else { return }
+        if let duplicate = try firstDuplicateID() { throw duplicate }
+        throw CatalogError(.io, "the unique index on document ids could not be built, though no id repeats")
+    }
+
+    /// With the id index dropped, the first duplicate id among the rows written so far (to report
+    /// before a later error, in input order); nil when the index checked each insert.
+    func firstDuplicateID() throws -> CatalogError? {
+        guard deferredIDIndex != nil, let duplicate = try DeferredIDIndex.firstDuplicate(corpusID: corpusID, db) else { return nil }
+        let input = inputStarts.last { $0.row <= duplicate.row }!.info.input
+        let line = duplicate.source.split(separator: ":").last.flatMap { Int($0) } ?? 0
+        return Self.duplicateID(duplicate.id, line: line, input: input, previous: duplicate.previousSource)
+    }
+
+    private static func duplicateID(_ id: String, line: Int, input: JSONLInput, previous: String?) -> CatalogError {
+        CatalogError(
+            .invalidRequest, "\(input.displayName): line \(line): duplicate id '\(id)', already used at \(previous ?? "an earlier record")",
             remedy: "ids must be unique within a corpus; fix the input (nothing was ingested)")
     }
 }
