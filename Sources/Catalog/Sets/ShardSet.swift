@@ -187,7 +187,7 @@ public final class ShardSet: @unchecked Sendable {
             let empty = ChunkSink(staging: staging, dtype: .records, dim: 1, policy: .auto).finish()
             try staging.publish()
             try head.database.write { db in
-                var row = CorpusRow(
+                let row = CorpusRow(
                     id: nil, name: manifest.corpus, idField: manifest.idField ?? "id", textField: manifest.textField ?? "text",
                     rowCount: 0, recordsArrayId: try ArrayIndex.insert(empty, db), createdAt: Catalog.timestamp())
                 try row.insert(db)
