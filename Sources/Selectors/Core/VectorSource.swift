@@ -57,6 +57,20 @@ public protocol VectorSource: Sendable {
 extension VectorSource {
     public func prefetch() {}
 
+    /// ``forEachBlock(_:)``, asking `next` (the source the caller scans after this one) to
+    /// ``prefetch()`` once half of this one has been handed out: by then the rest of this scan is on
+    /// its way from disk, so a cold scan of several columns in turn never waits between them.
+    public func forEachBlock(thenPrefetching next: (any VectorSource)?, _ body: (RowBlock) throws -> Void) throws {
+        var hinted = next == nil
+        try forEachBlock { block in
+            if !hinted && 2 * (block.firstRow + block.rowCount) >= rowCount {
+                hinted = true
+                next?.prefetch()
+            }
+            try body(block)
+        }
+    }
+
     /// All rows as one matrix (for algorithms that need random access to every row).
     public func materialize() throws -> Matrix {
         var out = Matrix(rows: rowCount, columns: dimension)

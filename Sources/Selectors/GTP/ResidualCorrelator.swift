@@ -44,7 +44,9 @@ extension GTP {
                 var norms: [Float] = []
                 try part.withUnsafeBufferPointer { r in
                     try accumulated.withUnsafeMutableBufferPointer { acc in
-                        try checkpoint.pool.forEachBlock { block in
+                        // The next pass starts again at the first checkpoint.
+                        let next = layout.checkpoints[(c + 1) % layout.checkpoints.count].pool
+                        try checkpoint.pool.forEachBlock(thenPrefetching: next) { block in
                             let rows = block.rowCount
                             progress(c * rowCount + block.firstRow + rows, layout.checkpoints.count * rowCount)
                             if products.count < rows * groups { products = [Float](repeating: 0, count: rows * groups) }

@@ -63,17 +63,10 @@ public enum LESS {
         }
         for (c, checkpoint) in checkpoints.enumerated() {
             let directions = subtasks.meanDirections(of: checkpoint.target, normalize: parameters.similarity == .cosine)
-            var nextHinted = c + 1 == checkpoints.count
             try accumulate(
-                pool: checkpoint.pool, directions: directions, weight: Float(weights[c]),
-                normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded
+                pool: checkpoint.pool, next: c + 1 < checkpoints.count ? checkpoints[c + 1].pool : nil, directions: directions,
+                weight: Float(weights[c]), normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded
             ) { scanned in
-                // Halfway through, the rest of this checkpoint is on its way from disk: have the next
-                // one follow it, so a cold scan never waits for the disk between checkpoints.
-                if !nextHinted && 2 * scanned >= n {
-                    nextHinted = true
-                    checkpoints[c + 1].pool.prefetch()
-                }
                 progress?(SelectionProgress(phase: "scoring", completed: c * n + scanned, total: checkpoints.count * n, unit: "rows"))
             }
         }
@@ -117,14 +110,14 @@ public enum LESS {
 
     /// perSubtask[z, s] += weight * <g_z / ||g_z||, direction_s> for one checkpoint, streamed in blocks.
     private static func accumulate(
-        pool: any VectorSource, directions: Matrix, weight: Float, normalize: Bool,
+        pool: any VectorSource, next: (any VectorSource)?, directions: Matrix, weight: Float, normalize: Bool,
         into perSubtask: inout [Float], excluded: inout RowMask, progress: (Int) -> Void
     ) throws {
         let s = directions.rows, d = directions.columns
         var products = [Float](repeating: 0, count: 0)
         var norms = [Float](repeating: 0, count: 0)
         try directions.values.withUnsafeBufferPointer { dir in
-            try pool.forEachBlock { block in
+            try pool.forEachBlock(thenPrefetching: next) { block in
                 if products.count < block.rowCount * s { products = [Float](repeating: 0, count: block.rowCount * s) }
                 if norms.count < block.rowCount { norms = [Float](repeating: 0, count: block.rowCount) }
                 // One row at a time against the S directions (not a GEMM over the block), so a row's
