@@ -88,11 +88,7 @@ final class DecodeAheadScan: @unchecked Sendable {
         var next = 0
         do {
             chunks: for (index, chunk) in array.chunks.enumerated() {
-                // On entering a segment, have the next two read from disk while this one decodes, so
-                // the disk never waits for the decoding (nor the decoding for the disk, when it is faster).
-                if index == 0 || array.chunks[index - 1].file != chunk.file {
-                    cache.prefetch(array.segments(after: index, limit: 2))
-                }
+                decoder.readAhead(enteringChunk: index)
                 try decoder.withRawPayload(index) { raw in
                     var start = 0
                     while start < chunk.rowCount {

@@ -64,22 +64,13 @@ final class SegmentCache: @unchecked Sendable {
         }
         mapping.insert(name)
         condition.unlock()
-        let mapped: MappedSegment
-        do {
-            mapped = try MappedSegment(url: paths.chunkFile(name), name: name)
-        } catch {
-            condition.lock()
-            mapping.remove(name)
-            condition.broadcast()
-            condition.unlock()
-            throw error
-        }
+        let mapped = Result { try MappedSegment(url: paths.chunkFile(name), name: name) }
         condition.lock()
-        segments[name] = mapped
+        if case .success(let segment) = mapped { segments[name] = segment }
         mapping.remove(name)
         condition.broadcast()
         condition.unlock()
-        return mapped
+        return try mapped.get()
     }
 
     /// Maps the named segments in the background, in order, unless they are mapped or being mapped.

@@ -40,6 +40,14 @@ struct ChunkDecoder {
     let cache: SegmentCache
     let array: StoredArray
 
+    /// For a scan in chunk order, before it reads chunk `index`: on entering a segment, has the next
+    /// two mapped in the background, so the disk reads ahead while this one decodes (and the decoding
+    /// never waits for the disk when it is the faster of the two).
+    func readAhead(enteringChunk index: Int) {
+        guard index == 0 || array.chunks[index - 1].file != array.chunks[index].file else { return }
+        cache.prefetch(array.segments(after: index, limit: 2))
+    }
+
     /// Calls `body` with the raw payload of chunk `index`; the memory is valid during the call only.
     func withRawPayload<T>(_ index: Int, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         let record = array.chunks[index]
@@ -98,6 +106,7 @@ public struct StoredVectors: VectorSource, @unchecked Sendable {
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: blockRows * dim)
         defer { scratch.deallocate() }
         for (index, chunk) in array.chunks.enumerated() {
+            decoder.readAhead(enteringChunk: index)
             try decoder.withRawPayload(index) { raw in
                 var start = 0
                 while start < chunk.rowCount {
