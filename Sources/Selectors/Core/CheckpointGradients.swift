@@ -18,6 +18,12 @@ public struct CheckpointGradients: Sendable {
 }
 
 extension Array where Element == CheckpointGradients {
+    /// The pool of the checkpoint after checkpoint `index`, nil after the last: what a scan of the
+    /// checkpoints in turn reads next (for ``VectorSource/forEachBlock(thenPrefetching:_:)``).
+    public func pool(after index: Int) -> (any VectorSource)? {
+        index + 1 < count ? self[index + 1].pool : nil
+    }
+
     /// Learning-rate weights w_c = eta_c / sum(eta) (docs/SELECTORS.md, "less").
     public func learningRateWeights() throws -> [Double] {
         let total = reduce(0) { $0 + $1.learningRate }

@@ -20,7 +20,7 @@ extension DPP {
                 var factor = [Double](repeating: 0, count: n)
                 let root = weights[c].squareRoot()
                 let usable = checkpoint.pool.usableRows
-                try checkpoint.pool.forEachBlock(thenPrefetching: c + 1 < checkpoints.count ? checkpoints[c + 1].pool : nil) { block in
+                try checkpoint.pool.forEachBlock(thenPrefetching: checkpoints.pool(after: c)) { block in
                     let d = block.dimension
                     for i in 0..<block.rowCount {
                         let z = block.firstRow + i

@@ -64,7 +64,7 @@ public enum LESS {
         for (c, checkpoint) in checkpoints.enumerated() {
             let directions = subtasks.meanDirections(of: checkpoint.target, normalize: parameters.similarity == .cosine)
             try accumulate(
-                pool: checkpoint.pool, next: c + 1 < checkpoints.count ? checkpoints[c + 1].pool : nil, directions: directions,
+                pool: checkpoint.pool, next: checkpoints.pool(after: c), directions: directions,
                 weight: Float(weights[c]), normalize: parameters.similarity == .cosine, into: &perSubtask, excluded: &excluded
             ) { scanned in
                 progress?(SelectionProgress(phase: "scoring", completed: c * n + scanned, total: checkpoints.count * n, unit: "rows"))

@@ -59,9 +59,11 @@ extension Quad {
             sliceSize = order.map { max(1, Int((parameters.gamma * Double($0.count)).rounded())) }
             estimationDraws = order.map { max(2, Int((parameters.bEst * Double($0.count)).rounded())) }
             estimationSeed = Quad.streamSeed(parameters.seed, .estimation)
-            let (readOrder, scoredOrder) = (order, order.map { rows in rows.filter { !influence[$0].isNaN } })
+            let scoredOrder = order.map { rows in rows.filter { !influence[$0].isNaN } }
             self.scoredOrder = scoredOrder
             scoredCursor = [Int](repeating: 0, count: clusterCount)
+            // A local copy: a closure may not capture self before every stored property is set.
+            let readOrder = order
             unscorableClusters = readOrder.indices.filter { !readOrder[$0].isEmpty && scoredOrder[$0].isEmpty }
         }
 
