@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test python-env install bench bench-scale bench-shards clean
+.PHONY: deps build demo test python-test python-env install bench bench-features bench-scale bench-shards clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -29,7 +29,7 @@ python-test: python-env
 # The Python package, installed into $(VENV) around the binary built last, with what its tests use.
 python-env: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray torch transformers peft accelerate tqdm
 	QUADCAT_BUNDLE_BINARY=$(CURDIR)/.build/release/quadcat $(VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 
 # The binary to $(PREFIX)/bin (default /usr/local/bin), so the commands `quadcat demo` prints work.
@@ -40,6 +40,12 @@ install: build
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/quadcat-bench
+
+# Per-example projected gradients side by side on one small model (BENCHMARKS.md): the floor (forward +
+# backward), quadcat features (sparse and dense projection), LESS's loop, and bergson when
+# BERGSON_PYTHON names an interpreter with bergson installed.
+bench-features: build python-env
+	$(VENV)/bin/python bench/features_bench.py --work $(WORK)/features $(ARGS) $(if $(BERGSON_PYTHON),--bergson-python $(BERGSON_PYTHON))
 
 # Every selector at the LESS paper's pool size (270,000 x 8,192 x 4 checkpoints, about 18 GB of disk
 # in $(WORK)); smaller or larger with ARGS="--rows N --dim D --checkpoints C". See BENCHMARKS.md.

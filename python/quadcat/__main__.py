@@ -1,5 +1,6 @@
 """``python -m quadcat ARGS`` (and the ``quadcat`` command a pip install adds) run the quadcat binary
-with ARGS, as ruff's ``python -m ruff`` does. ``python -m quadcat --which`` says which binary that is."""
+with ARGS, as ruff's ``python -m ruff`` does. ``python -m quadcat --which`` says which binary that is.
+``python -m quadcat features ...`` runs the feature computation of :mod:`quadcat.features` (torch)."""
 import os
 import sys
 
@@ -8,6 +9,9 @@ from .errors import QuadcatError
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["features"]:
+        from .features.cli import main as features
+        sys.exit(features(sys.argv[2:]))
     try:
         executable = binary()
     except QuadcatError as error:

@@ -238,6 +238,15 @@ class Catalog:
         names = [s.reference if isinstance(s, Subset) else s for s in (a, b)]
         return decode(DiffReport, self._json("diff", *names))
 
+    def records(self, corpus: str, *, start: int = 0, count: Optional[int] = None) -> Iterator[Tuple[int, Any]]:
+        """Streams ``(row, record)`` for rows ``start .. start + count - 1`` of ``corpus`` (default: to
+        the end) in row order (``quadcat records``): the stored records parsed from JSON, so row numbers
+        line up with every column of the corpus by construction. Bounded memory."""
+        args = self._command("records", "--corpus", corpus, "--start", start, *_option("--count", count))
+        args.remove("--json")
+        for offset, line in enumerate(_cli.stream_lines(args)):
+            yield start + offset, json.loads(line)
+
     # Looking after it.
 
     def info(self) -> CatalogInfo:

@@ -1,0 +1,102 @@
+"""``python -m quadcat features CATALOG ...``: the command-line form of :func:`quadcat.features.collect`."""
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import List, Optional, Sequence
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m quadcat features",
+        description="Compute per-example projected gradients (one column per checkpoint) and embeddings of a "
+                    "catalog's corpus with a Hugging Face causal LM, and write them into the catalog. Resumable: "
+                    "rerun the same command after an interruption. Data-parallel under torchrun.",
+        epilog="example: python -m quadcat features cat.quadcat --corpus pool --model ./base "
+               "--checkpoint out/checkpoint-1 --checkpoint out/checkpoint-2 --target val --validation val.jsonl "
+               "--subtasks task --embed lm")
+    p.add_argument("catalog", help="the catalog directory")
+    p.add_argument("--corpus", required=True, help="the corpus whose rows get features")
+    p.add_argument("--model", required=True, help="HF causal LM: a local directory or a name in the local cache")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="DIR",
+                   help="an HF Trainer checkpoint directory (adapter or weights, optimizer.pt/.bin, trainer_state.json); "
+                        "repeat in training order: checkpoints 1, 2, ...")
+    p.add_argument("--target", help="target name for the validation rows' gradients")
+    p.add_argument("--validation", metavar="FILE", help="validation JSONL (same fields as the corpus)")
+    p.add_argument("--subtasks", metavar="FIELD", help="the validation record field naming each row's subtask")
+    p.add_argument("--dim", type=int, default=8192, help="projected dimension (default 8192)")
+    p.add_argument("--projection", choices=["sjlt", "rademacher"], default="sjlt",
+                   help="sjlt: sparse JL, fast (default); rademacher: dense, LESS/TRAK-compatible")
+    p.add_argument("--projection-seed", type=int, default=0)
+    p.add_argument("--nonzeros", type=int, default=4, help="sjlt's nonzeros per coordinate (default 4)")
+    p.add_argument("--preconditioner", choices=["adam", "adam-v", "none"],
+                   help="pool rows: adam (LESS; default with --checkpoint), adam-v, none (default without)")
+    p.add_argument("--embed", metavar="MODEL",
+                   help="also write embeddings: 'lm' (the LM's last-token hidden state, LESS's RDS) or a "
+                        "sentence-transformers model")
+    p.add_argument("--max-length", type=int, default=512, help="tokens per row; longer rows are truncated and counted")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="the model's compute dtype")
+    p.add_argument("--gradient-column", default="grad")
+    p.add_argument("--embedding-column", default="emb")
+    p.add_argument("--text-field", help="record field with the text (default: the corpus's text field)")
+    p.add_argument("--prompt-field", help="with --completion-field: only the completion's tokens are in the loss")
+    p.add_argument("--completion-field")
+    p.add_argument("--lr", type=float, help="learning rate recorded for every checkpoint (default: trainer_state.json)")
+    p.add_argument("--method", choices=["auto", "hooks", "func", "loop"], default="auto",
+                   help="per-example gradient method (default auto: hooks where every trainable parameter is a linear layer's)")
+    p.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK when CUDA is there, else cpu)")
+    p.add_argument("--work-dir", help="where the resumable run lives (default: CATALOG-features/ beside the catalog)")
+    p.add_argument("--keep-work", action="store_true", help="keep the work directory after attaching")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        from .pipeline import collect
+        report = collect(
+            args.catalog, corpus=args.corpus, model=args.model, checkpoints=args.checkpoint, target=args.target,
+            validation=args.validation, subtasks=args.subtasks, dim=args.dim, projection=args.projection,
+            projection_seed=args.projection_seed, nonzeros=args.nonzeros, preconditioner=args.preconditioner,
+            embed=args.embed, max_length=args.max_length, batch_size=args.batch_size, dtype=args.dtype,
+            gradient_column=args.gradient_column, embedding_column=args.embedding_column, text_field=args.text_field,
+            prompt_field=args.prompt_field, completion_field=args.completion_field, lr=args.lr, method=args.method,
+            device=args.device, work_dir=args.work_dir, progress=not args.no_progress, keep_work=args.keep_work)
+    except ImportError as error:
+        print(f"quadcat features: error: {error} (install the features extra: pip install 'quadcat[features]')", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"quadcat features: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # the catalog's own errors (QuadcatError) and anything torch raises
+        print(f"quadcat features: error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(asdict(report), indent=1))
+    elif int(__import__("os").environ.get("RANK", "0")) == 0:
+        _summary(report)
+    return 0
+
+
+def _summary(report) -> None:
+    print(f"features for {report.rows:,} rows of '{report.corpus}' in {report.seconds:.1f} s "
+          f"({report.tokens:,} tokens, {report.tokens_per_second:,.0f} tokens/s; method {report.method}"
+          f"{', resumed' if report.resumed else ''})")
+    for c in report.checkpoints:
+        print(f"  {report.columns and 'grad'} checkpoint {c['checkpoint']}: lr {c['lr']:.4g}, {c['parameters']:,} parameters, "
+              f"projection {c['projection']}")
+    print(f"  columns: {', '.join(report.columns)}; preconditioner {report.preconditioner}")
+    if report.target:
+        print(f"  target '{report.target}': {report.validation_rows} validation rows")
+    if report.truncated_rows:
+        print(f"  {report.truncated_rows} rows truncated to --max-length")
+    if report.empty_rows:
+        print(f"  {len(report.empty_rows)} rows had no token to learn from (marked unusable): rows "
+              f"{', '.join(str(r) for r in report.empty_rows[:10])}{' ...' if len(report.empty_rows) > 10 else ''}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

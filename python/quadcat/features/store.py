@@ -1,0 +1,101 @@
+"""The resumable work directory of a feature run: preallocated matrices with a per-row done map.
+
+A run's matrices live beside the catalog (``CATALOG-features/RUNKEY/``), never inside it, until every
+row is computed; only then are they attached, the catalog's SQLite commit last. A row is marked done
+only after its values are flushed to the matrix file, so a run killed at any point (SIGKILL included)
+restarts with the rows it had finished and recomputes the rest in the same batches: the columns come
+out bit for bit as an uninterrupted run's. ``RUNKEY`` hashes everything that decides the values (model,
+checkpoints, corpus size, projection, preconditioner, tokenization), so a changed request never
+resumes a stale run.
+"""
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+
+
+class ResumableMatrix:
+    """A ``rows x dim`` float32 ``.npy`` (a memmap) and its done map (one byte per row)."""
+
+    def __init__(self, path: Path, rows: int, dim: int, create: bool):
+        self.path = path
+        self.done_path = path.with_suffix(".done")
+        if create or not self.path.exists():
+            self.values = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dim))
+            done = np.lib.format.open_memmap(self.done_path, mode="w+", dtype=np.uint8, shape=(rows,))
+            done.flush()
+        else:
+            self.values = np.load(path, mmap_mode="r+")
+            if self.values.shape != (rows, dim):
+                raise ValueError(f"{path} holds {self.values.shape}, this run needs {(rows, dim)}: remove {path.parent} to start over")
+        self.done = np.load(self.done_path, mmap_mode="r+")
+
+    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Writes the values of ``rows`` (values first, flushed; the done marks after)."""
+        self.values[rows] = values
+        self.values.flush()
+
+    def mark_done(self, rows: np.ndarray) -> None:
+        self.done[rows] = 1
+        self.done.flush()
+
+    def is_done(self, rows: np.ndarray) -> bool:
+        return bool(self.done[rows].all())
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.done.all())
+
+    @property
+    def rows_done(self) -> int:
+        return int(self.done.sum())
+
+
+class WorkDirectory:
+    """``CATALOG-features/RUNKEY/``: ``run.json`` (the request), the matrices, and ``attached.json``
+    (which outputs are already in the catalog, for a run killed while attaching)."""
+
+    def __init__(self, catalog: Path, request: Mapping[str, Any], root: Optional[Path] = None):
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+        self.key = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        base = Path(root) if root is not None else catalog.parent / f"{catalog.name}-features"
+        self.path = base / self.key
+        self.request = dict(request)
+        self.resumed = (self.path / "run.json").is_file()
+
+    def create(self) -> None:
+        """Makes the directory and writes ``run.json`` (atomically) when new."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.resumed:
+            temporary = self.path / ".run.json.writing"
+            temporary.write_text(json.dumps(self.request, sort_keys=True, indent=1))
+            os.replace(temporary, self.path / "run.json")
+
+    def matrix(self, name: str, rows: int, dim: int) -> ResumableMatrix:
+        path = self.path / f"{name}.npy"
+        return ResumableMatrix(path, rows, dim, create=not (path.exists() and path.with_suffix(".done").exists()))
+
+    def attached(self) -> Dict[str, Any]:
+        path = self.path / "attached.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def mark_attached(self, output: str, report: Any = None) -> None:
+        done = self.attached()
+        done[output] = report if report is not None else True
+        temporary = self.path / ".attached.json.writing"
+        temporary.write_text(json.dumps(done, indent=1))
+        os.replace(temporary, self.path / "attached.json")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            self.path.parent.rmdir()  # only when no other run is there
+        except OSError:
+            pass
+
+
+__all__ = ["ResumableMatrix", "WorkDirectory"]

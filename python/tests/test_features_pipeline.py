@@ -1,0 +1,318 @@
+"""quadcat.features end to end: real torch, transformers and peft models (tiny, built from a config),
+a real HF Trainer warmup, the real quadcat binary and catalog."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install './python[features]')")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+import quadcat  # noqa: E402
+from quadcat.features.checkpoints import load_adam_state  # noqa: E402
+from quadcat.features.per_example import PerExampleGradients, causal_lm_losses, trainable_parameters  # noqa: E402
+from quadcat.features.pipeline import collect  # noqa: E402
+from quadcat.features.projection import RademacherProjector, SparseSignProjector  # noqa: E402
+from quadcat.features.warmup import warmup  # noqa: E402
+from lm_fixtures import texts, tiny_model, write_corpus  # noqa: E402
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+PYTHON_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A pool of 60 documents in a catalog, a tiny GPT-2, and a 2-epoch LoRA warmup (2 checkpoints)."""
+    root = tmp_path_factory.mktemp("features")
+    docs = texts(60, seed=1)
+    docs[7] = ""                                     # an empty text: no gradient, marked unusable
+    docs[11] = " ".join(["alpha beta"] * 80)         # longer than --max-length: truncated, counted
+    model = tiny_model(root / "model", docs[:40] + texts(40, seed=2))
+    write_corpus(root / "pool.jsonl", docs)
+    validation = root / "val.jsonl"
+    with open(validation, "w") as file:
+        for i, text in enumerate(texts(6, seed=3)):
+            file.write(json.dumps({"id": f"v{i}", "text": text, "task": "ab"[i % 2]}) + "\n")
+    catalog = quadcat.Catalog(root / "base.quadcat").create()
+    catalog.ingest(root / "pool.jsonl", corpus="pool")
+    report = warmup(catalog.path, corpus="pool", model=os.fspath(model), out=root / "warm", fraction=0.5, epochs=2,
+                    lora_r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], learning_rate=5e-3,
+                    batch_size=4, gradient_accumulation=2, max_length=48, progress=False)
+    return {"root": root, "model": model, "validation": validation, "warmup": report,
+            "checkpoints": [Path(c) for c in report.checkpoints]}
+
+
+def fresh_catalog(world, name):
+    path = world["root"] / f"{name}.quadcat"
+    catalog = quadcat.Catalog(path).create()
+    catalog.ingest(world["root"] / "pool.jsonl", corpus="pool")
+    return catalog
+
+
+def run_options(world, **more):
+    options = dict(corpus="pool", model=os.fspath(world["model"]), checkpoints=world["checkpoints"], target="val",
+                   validation=world["validation"], subtasks="task", dim=256, max_length=32, batch_size=8,
+                   embed="lm", progress=False)
+    options.update(more)
+    return options
+
+
+def lora_model(world, checkpoint):
+    from quadcat.features.checkpoints import load_model_at
+    return load_model_at(os.fspath(world["model"]), checkpoint, torch.float32)
+
+
+def batch_of(world, rows, texts_):
+    from transformers import AutoTokenizer
+    from quadcat.features.text import Fields, TokenCounts, Tokenizing, collate
+    tokenizer = AutoTokenizer.from_pretrained(world["model"])
+    tokenizing = Tokenizing(tokenizer, Fields(), 32)
+    examples = [tokenizing.example(r, {"text": t}, TokenCounts()) for r, t in zip(rows, texts_)]
+    return collate(examples, tokenizer.pad_token_id)
+
+
+# The warmup.
+
+def test_warmup_leaves_one_checkpoint_per_epoch_and_records_its_sample(world):
+    report = world["warmup"]
+    assert [Path(c).name for c in report.checkpoints] == ["checkpoint-4", "checkpoint-8"]
+    for checkpoint in world["checkpoints"]:
+        for name in ("adapter_model.safetensors", "adapter_config.json", "optimizer.pt", "trainer_state.json"):
+            assert (checkpoint / name).is_file(), name
+    sample = quadcat.Catalog(world["root"] / "base.quadcat").subset(report.subset)
+    assert sample.selector == "random" and len(sample) == 30
+    assert report.rows == 30 - int(7 in set(sample.rows.tolist()))  # the empty text has no token to learn from
+
+
+# Per-example gradients.
+
+def test_batched_gradients_equal_a_batch_1_autograd_loop_whatever_the_padding_and_company(world):
+    model = lora_model(world, world["checkpoints"][0])
+    docs = texts(5, seed=9)
+    batch = batch_of(world, range(5), docs)
+    reference, _ = PerExampleGradients(model, causal_lm_losses, "loop")(batch)
+    batched, _ = PerExampleGradients(model, causal_lm_losses, "hooks")(batch)
+    for name, g in reference.items():
+        scale = float(g.abs().max())
+        assert scale > 0
+        assert torch.allclose(batched[name], g, rtol=0, atol=2e-5 * scale), name
+    # the same document in another batch, padded to another width, at another position
+    other = batch_of(world, range(3), [docs[2], "alpha " * 30, docs[0]])
+    again, _ = PerExampleGradients(model, causal_lm_losses, "hooks")(other)
+    for name, g in batched.items():
+        scale = float(g[2].abs().max())
+        assert torch.allclose(again[name][0], g[2], rtol=0, atol=2e-5 * scale), name
+        assert torch.allclose(again[name][2], g[0], rtol=0, atol=2e-5 * float(g[0].abs().max())), name
+
+
+def test_adam_direction_is_lesss_formula_on_a_real_adamw_state(world):
+    checkpoint = world["checkpoints"][1]
+    model = lora_model(world, checkpoint)
+    parameters = trainable_parameters(model)
+    state = load_adam_state(checkpoint, parameters, model)
+    saved = torch.load(checkpoint / "optimizer.pt", weights_only=True)
+    assert state.matched_by == "order"
+    # By hand: the Trainer numbers the LoRA parameters in named_parameters() order (all decay).
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    group = saved["param_groups"][0]
+    b1, b2 = group["betas"]
+    eps = group["eps"]
+    batch = batch_of(world, [0], [texts(1, seed=4)[0]])
+    model.zero_grad()
+    causal_lm_losses(model, batch).sum().backward()
+    from quadcat.features.preconditioners import precondition
+    for index, (name, p) in enumerate((n, p) for n, p in model.named_parameters() if p.requires_grad):
+        g = p.grad.reshape(1, -1)
+        m = saved["state"][index]["exp_avg"].reshape(1, -1)
+        v = saved["state"][index]["exp_avg_sq"].reshape(1, -1)
+        by_hand = (b1 * m + (1 - b1) * g) / torch.sqrt(b2 * v + (1 - b2) * g * g + eps)
+        assert torch.allclose(precondition("adam", g, name, state), by_hand, rtol=1e-6, atol=0), name
+    assert names == [p.name for p in parameters]
+
+
+def test_optimizer_pt_and_name_keyed_optimizer_bin_give_the_same_state(world, tmp_path):
+    checkpoint = world["checkpoints"][0]
+    model = lora_model(world, checkpoint)
+    parameters = trainable_parameters(model)
+    by_order = load_adam_state(checkpoint, parameters, model)
+    saved = torch.load(checkpoint / "optimizer.pt", weights_only=True)
+    names = [p.name for p in parameters]
+    named = {"state": {f"_fsdp_wrapped_module.{names[k]}": v for k, v in saved["state"].items()},
+             "param_groups": [{**g, "params": [names[k] for k in g["params"]]} for g in saved["param_groups"]]}
+    other = tmp_path / "checkpoint"
+    other.mkdir()
+    torch.save(named, other / "optimizer.bin")
+    by_name = load_adam_state(other, parameters, model)
+    assert by_name.matched_by == "names"
+    for name in names:
+        assert torch.equal(by_name.exp_avg[name], by_order.exp_avg[name])
+        assert torch.equal(by_name.exp_avg_sq[name], by_order.exp_avg_sq[name])
+
+
+def test_a_mismatched_optimizer_state_is_refused_naming_the_parameter(world, tmp_path):
+    checkpoint = world["checkpoints"][0]
+    model = lora_model(world, checkpoint)
+    parameters = trainable_parameters(model)
+    saved = torch.load(checkpoint / "optimizer.pt", weights_only=True)
+    saved["state"][3]["exp_avg"] = torch.zeros(5, 5)
+    saved["state"][3]["exp_avg_sq"] = torch.zeros(5, 5)
+    (tmp_path / "c").mkdir()
+    torch.save(saved, tmp_path / "c" / "optimizer.pt")
+    with pytest.raises(ValueError, match=rf"optimizer index 3 has shape \(5, 5\), but parameter {parameters[3].name.replace('.', '[.]')}"):
+        load_adam_state(tmp_path / "c", parameters, model)
+    (tmp_path / "none").mkdir()
+    with pytest.raises(FileNotFoundError, match="no optimizer state"):
+        load_adam_state(tmp_path / "none", parameters, model)
+
+
+# Projections.
+
+@pytest.mark.parametrize("projector", ["sjlt", "rademacher"])
+def test_projected_inner_products_stay_within_the_jl_bound_of_exact_ones(world, projector):
+    model = lora_model(world, world["checkpoints"][1])
+    engine = PerExampleGradients(model, causal_lm_losses)
+    grads, _ = engine(batch_of(world, range(12), texts(12, seed=5)))
+    exact = torch.cat([grads[p.name] for p in engine.parameters], dim=1)
+    dim = 2048
+    p = (SparseSignProjector(0, engine.n_params, dim) if projector == "sjlt" else RademacherProjector(0, engine.n_params, dim))
+    out = torch.zeros((12, dim))
+    for parameter in engine.parameters:
+        p.accumulate(out, grads[parameter.name], parameter.offset)
+    p.finish(out)
+    norms = exact.norm(dim=1)
+    errors = ((out @ out.T) - (exact @ exact.T)).abs() / torch.outer(norms, norms)
+    # JL: |<Pa,Pb> - <a,b>| <= eps |a||b| with eps ~ sqrt(8 ln(n) / dim) for all pairs at once
+    bound = float(np.sqrt(8 * np.log(12 * 12) / dim))
+    assert float(errors.max()) < bound, (float(errors.max()), bound)
+    assert float(errors.mean()) < bound / 3
+
+
+# The pipeline into the catalog.
+
+def test_features_write_every_column_and_less_over_them_equals_numpy(world):
+    catalog = fresh_catalog(world, "less")
+    report = collect(catalog.path, **run_options(world), keep_work=True)
+    info = catalog.info().corpus("pool")
+    columns = {(c.name, c.checkpoint): c for c in info.columns}
+    assert set(columns) == {("grad", 1), ("grad", 2), ("emb", 0)}
+    assert columns[("grad", 1)].usable_rows == 59 and report.empty_rows == [7]
+    assert report.truncated_rows >= 1
+    lrs = [c["lr"] for c in report.checkpoints]
+    assert columns[("grad", 1)].learning_rate == pytest.approx(lrs[0]) and lrs[0] > lrs[1] > 0
+    assert columns[("grad", 1)].projection == "quadcat-sjlt4:0:256"
+    target = [t for t in catalog.targets() if t.name == "val"][0]
+    assert target.rows == 6 and target.subtasks == 2
+
+    # LESS in NumPy from the very gradients the run computed (kept in its work directory)
+    work = Path(report.work_directory)
+    pool = [np.load(work / f"pool-grad-{c}.npy").astype(np.float16).astype(np.float64) for c in (1, 2)]
+    val = [np.load(work / f"val-grad-{c}.npy").astype(np.float16).astype(np.float64) for c in (1, 2)]
+    tasks = np.array(["ab"[i % 2] for i in range(6)])
+    score = np.zeros(60)
+    per_task = {}
+    for task in "ab":
+        s = np.zeros(60)
+        for c, lr in enumerate(lrs):
+            p = pool[c] / np.linalg.norm(pool[c], axis=1, keepdims=True)
+            v = val[c][tasks == task]
+            v = v / np.linalg.norm(v, axis=1, keepdims=True)
+            s += lr * (p @ v.T).mean(axis=1)
+        per_task[task] = s
+    score = np.maximum(per_task["a"], per_task["b"])
+    score[7] = -np.inf
+    expected = np.argsort(-score, kind="stable")[:10]
+    chosen = catalog.select(corpus="pool", target="val", selector="less", budget=10, name="less")
+    assert list(chosen.rows) == list(expected)
+
+
+def test_a_killed_run_resumes_to_the_same_columns_bit_for_bit(world):
+    whole = fresh_catalog(world, "whole")
+    collect(whole.path, **run_options(world, batch_size=4))
+    killed = fresh_catalog(world, "killed")
+    args = [sys.executable, "-m", "quadcat", "features", os.fspath(killed.path), "--corpus", "pool",
+            "--model", os.fspath(world["model"]), "--target", "val", "--validation", os.fspath(world["validation"]),
+            "--subtasks", "task", "--dim", "256", "--max-length", "32", "--batch-size", "4", "--embed", "lm", "--no-progress"]
+    for checkpoint in world["checkpoints"]:
+        args += ["--checkpoint", os.fspath(checkpoint)]
+    env = {**os.environ, "PYTHONPATH": os.fspath(PYTHON_DIR)}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    work_root = Path(os.fspath(killed.path) + "-features")
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill it once some rows of the second checkpoint are done
+        done = list(work_root.glob("*/pool-grad-2.done"))
+        if done and np.load(done[0]).sum() >= 8:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not [c for c in killed.info().corpus("pool").columns], "nothing is attached before every row is computed"
+    finished = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert finished.returncode == 0, finished.stderr.decode()
+    a = {(c.name, c.checkpoint): c.content_hash for c in whole.info().corpus("pool").columns}
+    b = {(c.name, c.checkpoint): c.content_hash for c in killed.info().corpus("pool").columns}
+    assert a == b and len(a) == 3
+    ta = [c.content_hash for t in whole.targets() for c in t.columns]
+    tb = [c.content_hash for t in killed.targets() for c in t.columns]
+    assert ta == tb and len(ta) == 3
+    assert not work_root.exists() or not any(work_root.iterdir())
+
+
+def test_two_ranks_under_torchrun_equal_one_process(world):
+    single = fresh_catalog(world, "single")
+    collect(single.path, **run_options(world, batch_size=4, embed=None, target=None, validation=None, subtasks=None))
+    double = fresh_catalog(world, "double")
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
+            "-m", "quadcat", "features", os.fspath(double.path), "--corpus", "pool", "--model", os.fspath(world["model"]),
+            "--dim", "256", "--max-length", "32", "--batch-size", "4", "--no-progress"]
+    for checkpoint in world["checkpoints"]:
+        args += ["--checkpoint", os.fspath(checkpoint)]
+    env = {**os.environ, "PYTHONPATH": os.fspath(PYTHON_DIR), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    a = {(c.name, c.checkpoint): c.content_hash for c in single.info().corpus("pool").columns}
+    b = {(c.name, c.checkpoint): c.content_hash for c in double.info().corpus("pool").columns}
+    assert set(a) == {("grad", 1), ("grad", 2)}
+    if a != b:  # different thread counts may round differently in the last float32 bit: compare values
+        pytest.fail(f"two ranks wrote different columns: {a} vs {b}")
+
+
+# Bad input: clear errors, the catalog unchanged.
+
+def columns_of(catalog):
+    return [(c.name, c.checkpoint) for c in catalog.info().corpus("pool").columns]
+
+
+def test_bad_inputs_are_clear_errors_and_leave_the_catalog_unchanged(world, tmp_path):
+    catalog = fresh_catalog(world, "bad")
+    lines = world["validation"].read_text().splitlines()
+    no_task = tmp_path / "val.jsonl"
+    no_task.write_text("\n".join(lines[:2] + [json.dumps({"id": "x", "text": "alpha"})]) + "\n")
+    with pytest.raises(ValueError, match=r"val.jsonl line 3 has no subtask field 'task'"):
+        collect(catalog.path, **run_options(world, validation=no_task))
+    bare = tmp_path / "bare-checkpoint"
+    bare.mkdir()
+    for name in ("adapter_model.safetensors", "adapter_config.json", "trainer_state.json"):
+        (bare / name).write_bytes((world["checkpoints"][0] / name).read_bytes())
+    with pytest.raises(FileNotFoundError, match="bare-checkpoint has no optimizer state"):
+        collect(catalog.path, **run_options(world, checkpoints=[bare]))
+    small = tmp_path / "small-model"
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(world["model"])
+    model.resize_token_embeddings(100)
+    model.save_pretrained(small)
+    from transformers import AutoTokenizer
+    AutoTokenizer.from_pretrained(world["model"]).save_pretrained(small)
+    with pytest.raises(ValueError, match=r"the tokenizer has 300 tokens but the model's embedding has 100 rows"):
+        collect(catalog.path, **run_options(world, model=os.fspath(small), checkpoints=[], target=None,
+                                            validation=None, subtasks=None, embed=None))
+    assert columns_of(catalog) == [] and catalog.targets() == []
+    with pytest.raises(ValueError, match="no corpus 'nope'"):
+        collect(catalog.path, **run_options(world, corpus="nope"))
