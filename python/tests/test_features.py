@@ -39,7 +39,7 @@ PINNED_SIGNS = "++++-+-++-++--+++-+++---"
 def test_the_hash_is_standard_splitmix64():
     """SplitMix64 seeded with 1234567 starts 6457827717110365317, 3203168211198807973 (Vigna's
     reference splitmix64.c); word(i, w) is output number i*W + w of SplitMix64 seeded with mix64(seed)."""
-    from quadcat.features import _GOLDEN, _MASK, _mix64
+    from quadcat.features.projection import _GOLDEN, _MASK, _mix64
     assert [_mix64((1234567 + k * _GOLDEN) & _MASK) for k in (1, 2)] == [6457827717110365317, 3203168211198807973]
 
 

@@ -24,6 +24,10 @@ from quadcat.features.warmup import warmup  # noqa: E402
 from lm_fixtures import texts, tiny_model, write_corpus  # noqa: E402
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# One intra-op thread: these models are tiny, and two spinning OpenMP threads on a machine running anything
+# else are up to 30x slower than one (measured); the subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 PYTHON_DIR = Path(__file__).resolve().parent.parent
 
@@ -239,20 +243,23 @@ def test_a_killed_run_resumes_to_the_same_columns_bit_for_bit(world):
     killed = fresh_catalog(world, "killed")
     args = [sys.executable, "-m", "quadcat", "features", os.fspath(killed.path), "--corpus", "pool",
             "--model", os.fspath(world["model"]), "--target", "val", "--validation", os.fspath(world["validation"]),
-            "--subtasks", "task", "--dim", "256", "--max-length", "32", "--batch-size", "4", "--embed", "lm", "--no-progress"]
+            "--subtasks", "task", "--dim", "256", "--max-length", "32", "--batch-size", "4", "--embed", "lm", "--no-progress",
+            "--sync-seconds", "0"]
     for checkpoint in world["checkpoints"]:
         args += ["--checkpoint", os.fspath(checkpoint)]
     env = {**os.environ, "PYTHONPATH": os.fspath(PYTHON_DIR)}
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     work_root = Path(os.fspath(killed.path) + "-features")
     deadline = time.time() + 120
-    while time.time() < deadline:  # kill it once some rows of the second checkpoint are done
+    while time.time() < deadline:  # kill it in the middle of the second checkpoint's pool rows
         done = list(work_root.glob("*/pool-grad-2.done"))
         if done and np.load(done[0]).sum() >= 8:
             break
-        time.sleep(0.05)
+        assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read().decode()[-2000:]
+        time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert 8 <= int(np.load(done[0]).sum()) < 60
     assert not [c for c in killed.info().corpus("pool").columns], "nothing is attached before every row is computed"
     finished = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert finished.returncode == 0, finished.stderr.decode()

@@ -37,7 +37,10 @@ class AdamState:
 
 
 def find_optimizer_file(directory: Path) -> Path:
-    """``optimizer.pt`` or ``optimizer.bin`` in a checkpoint directory (an error naming both if absent)."""
+    """``optimizer.pt`` or ``optimizer.bin`` in a checkpoint directory (an error naming both if absent),
+    or the file itself when given one."""
+    if Path(directory).is_file():
+        return Path(directory)
     for name in ("optimizer.pt", "optimizer.bin"):
         if (directory / name).is_file():
             return directory / name

@@ -48,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device (default: cuda:LOCAL_RANK when CUDA is there, else cpu)")
     p.add_argument("--work-dir", help="where the resumable run lives (default: CATALOG-features/ beside the catalog)")
     p.add_argument("--keep-work", action="store_true", help="keep the work directory after attaching")
+    p.add_argument("--sync-seconds", type=float, default=5.0,
+                   help="how often finished rows are made durable (default 5; a rerun recomputes at most that much)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
@@ -64,7 +66,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             embed=args.embed, max_length=args.max_length, batch_size=args.batch_size, dtype=args.dtype,
             gradient_column=args.gradient_column, embedding_column=args.embedding_column, text_field=args.text_field,
             prompt_field=args.prompt_field, completion_field=args.completion_field, lr=args.lr, method=args.method,
-            device=args.device, work_dir=args.work_dir, progress=not args.no_progress, keep_work=args.keep_work)
+            device=args.device, work_dir=args.work_dir, progress=not args.no_progress, keep_work=args.keep_work,
+            sync_seconds=args.sync_seconds)
     except ImportError as error:
         print(f"quadcat features: error: {error} (install the features extra: pip install 'quadcat[features]')", file=sys.stderr)
         return 2

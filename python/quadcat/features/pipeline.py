@@ -52,7 +52,7 @@ class FeatureReport:
     work_directory: str
 
 
-def collect(catalog: PathLike, *, corpus: str, model: str, checkpoints: Sequence[PathLike] = (),
+def collect(catalog: PathLike, *, corpus: str, model: Union[str, torch.nn.Module], checkpoints: Sequence[PathLike] = (),
             target: Optional[str] = None, validation: Optional[PathLike] = None, subtasks: Optional[str] = None,
             dim: int = 8192, projection: str = "sjlt", projection_seed: int = 0, nonzeros: int = 4,
             preconditioner: Optional[str] = None, embed: Optional[str] = None, max_length: int = 512,
@@ -60,7 +60,8 @@ def collect(catalog: PathLike, *, corpus: str, model: str, checkpoints: Sequence
             text_field: Optional[str] = None, prompt_field: Optional[str] = None, completion_field: Optional[str] = None,
             lr: Optional[float] = None, method: str = "auto", device: Optional[str] = None,
             work_dir: Optional[PathLike] = None, progress: bool = True, keep_work: bool = False,
-            projection_buffer: int = 512 << 20) -> FeatureReport:
+            projection_buffer: int = 512 << 20, sync_seconds: float = 5.0, loss_fn: Optional[Callable] = None,
+            batch_fn: Optional[Callable] = None, optimizer_state: Optional[PathLike] = None) -> FeatureReport:
     """Computes per-example projected gradients (one column per checkpoint) and optionally embeddings of
     ``corpus`` and writes them into ``catalog``; with ``target`` and ``validation``, the validation rows'
     gradients as that target.
@@ -78,7 +79,14 @@ def collect(catalog: PathLike, *, corpus: str, model: str, checkpoints: Sequence
     Runs under ``torchrun`` split the rows between ranks. A killed run resumes where it stopped when the
     same call is made again; nothing is attached before every row is computed. ``projection_buffer``:
     bytes of unprojected gradients gathered before a dense projection (its matrix is generated once
-    per group of rows when it does not fit its device cache).
+    per group of rows when it does not fit its device cache). ``sync_seconds``: how often finished rows
+    are made durable (values flushed, then their done marks); a rerun recomputes at most that much.
+
+    Any torch module instead of an HF model: pass it as ``model`` with ``loss_fn(model, batch) -> (batch,)``
+    per-example losses and ``batch_fn(records) -> {name: tensor}`` (the records a list of dicts, the
+    tensors' first dimension the example); ``optimizer_state`` (an ``optimizer.pt``-style file of a
+    torch Adam/AdamW over its trainable parameters) for ``preconditioner="adam"``; its trainable
+    parameters are those with ``requires_grad``.
     """
     run = _Run(Path(catalog), corpus=corpus, model=model, checkpoints=[Path(c) for c in checkpoints], target=target,
                validation=Path(validation) if validation is not None else None, subtasks=subtasks, dim=dim,
@@ -87,7 +95,8 @@ def collect(catalog: PathLike, *, corpus: str, model: str, checkpoints: Sequence
                dtype=dtype, gradient_column=gradient_column, embedding_column=embedding_column,
                fields=Fields(text=text_field, prompt=prompt_field, completion=completion_field), lr=lr, method=method,
                device=device, work_dir=Path(work_dir) if work_dir is not None else None, progress=progress,
-               keep_work=keep_work, projection_buffer=projection_buffer)
+               keep_work=keep_work, projection_buffer=projection_buffer, sync_seconds=sync_seconds, loss_fn=loss_fn,
+               batch_fn=batch_fn, optimizer_state=Path(optimizer_state) if optimizer_state is not None else None)
     return run.execute()
 
 
@@ -108,8 +117,15 @@ class _Run:
         for checkpoint in self.checkpoints:
             if not checkpoint.is_dir():
                 raise FileNotFoundError(f"checkpoint {checkpoint} is not a directory")
+        self.custom = isinstance(self.model, torch.nn.Module)
+        if self.custom:
+            if self.loss_fn is None or self.batch_fn is None:
+                raise ValueError("a torch module as the model needs loss_fn(model, batch) and batch_fn(records)")
+            if self.checkpoints or self.embed == "lm":
+                raise ValueError("checkpoints and embed='lm' are for HF causal LMs; a torch module is one checkpoint "
+                                 "(give optimizer_state= for the Adam direction)")
         if self.preconditioner is None:
-            self.preconditioner = "adam" if self.checkpoints else "none"
+            self.preconditioner = "adam" if self.checkpoints or self.optimizer_state is not None else "none"
         needs_optimizer_state(self.preconditioner)  # checks the name
         self.rank = int(os.environ.get("RANK", "0"))
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -214,7 +230,9 @@ class _Run:
                     "files": [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]}
         return {
             "version": 1, "catalog": os.fspath(self.catalog_path.resolve()), "corpus": self.corpus,
-            "rows": corpus_info["rows"], "model": self.model, "model_files": identity(Path(self.model)) if Path(self.model).is_dir() else None,
+            "rows": corpus_info["rows"], "model": _model_identity(self.model),
+            "model_files": identity(Path(self.model)) if not self.custom and Path(self.model).is_dir() else None,
+            "optimizer_state": _file_digest(self.optimizer_state) if self.optimizer_state is not None else None,
             "checkpoints": [identity(c) for c in self.checkpoints], "target": self.target,
             "validation": _file_digest(self.validation) if self.validation else None, "subtasks": self.subtasks,
             "dim": self.dim, "projection": self.projection, "seed": self.projection_seed, "nonzeros": self.nonzeros,
@@ -240,6 +258,8 @@ class _Run:
     # Torch.
 
     def _tokenizer(self) -> Any:
+        if self.custom:
+            return None
         from transformers import AutoTokenizer
         source = self.model
         if self.checkpoints and (self.checkpoints[0] / "tokenizer_config.json").is_file():
@@ -253,35 +273,38 @@ class _Run:
             return self._embedding_stage(stage, work, rows)
         loaded = getattr(self, "_loaded", None)
         if loaded is None or loaded[0] != stage.checkpoint_dir:  # pool and validation rows share a checkpoint's model
-            model = load_model_at(self.model, stage.checkpoint_dir, DTYPES[self.dtype]).to(self.device)
-            self._loaded = loaded = (stage.checkpoint_dir, model, PerExampleGradients(model, causal_lm_losses, self.method))
+            if self.custom:
+                model = self.model.to(self.device)
+                engine = PerExampleGradients(model, self.loss_fn, self.method)
+            else:
+                model = load_model_at(self.model, stage.checkpoint_dir, DTYPES[self.dtype]).to(self.device)
+                engine = PerExampleGradients(model, causal_lm_losses, self.method)
+            self._loaded = loaded = (stage.checkpoint_dir, model, engine)
         _, model, engine = loaded
-        vocab = model.get_input_embeddings().num_embeddings
         source = f"corpus '{self.corpus}'" if stage.kind.startswith("pool") else os.fspath(self.validation)
-        tokenizing = Tokenizing(tokenizer, self.fields, self.max_length, vocab_size=vocab, source=source)
+        make_batch = self._batcher(model, tokenizer, source, stage)
         projector = self._projector(engine.n_params)
         stage.projection_identity = projector.identity
         stage.n_params = engine.n_params
         state = None
         if needs_optimizer_state(stage.preconditioner):
-            state = load_adam_state(stage.checkpoint_dir, engine.parameters, model)
+            state = load_adam_state(stage.checkpoint_dir or self.optimizer_state, engine.parameters, model)
         stage.learning_rate = self._learning_rate(stage)
         if self.rank == 0:
             work.create()
-        gradients = work.matrix(stage.matrix_name, rows, self.dim) if self.rank == 0 else None
+        gradients = work.matrix(stage.matrix_name, rows, self.dim, self.sync_seconds) if self.rank == 0 else None
         self._barrier()
         if gradients is None:
-            gradients = work.matrix(stage.matrix_name, rows, self.dim)
+            gradients = work.matrix(stage.matrix_name, rows, self.dim, self.sync_seconds)
         embeddings = None
         hidden = model.get_output_embeddings().in_features if stage.lm_embed else 0
         if stage.lm_embed:
-            embeddings = work.matrix(stage.embed_matrix_name, rows, hidden) if self.rank == 0 else None
+            embeddings = work.matrix(stage.embed_matrix_name, rows, hidden, self.sync_seconds) if self.rank == 0 else None
             self._barrier()
             if embeddings is None:
-                embeddings = work.matrix(stage.embed_matrix_name, rows, hidden)
+                embeddings = work.matrix(stage.embed_matrix_name, rows, hidden, self.sync_seconds)
         outputs = [m for m in (gradients, embeddings) if m is not None]
         capture = _LastTokenHidden(model) if stage.lm_embed else None
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
         todo = self._pending_batches(rows, outputs)
         group_batches = self._projection_group(projector, engine.n_params)
         bar = self._progress(stage, todo)
@@ -317,13 +340,11 @@ class _Run:
                 if current_group is not None and k // group_batches != current_group:
                     flush()
                 current_group = k // group_batches
-                examples = [tokenizing.example(row, record, self.counts) for row, record in batch_rows]
                 index = np.array([row for row, _ in batch_rows], dtype=np.int64)
-                empty = [i for i, (_, labels) in enumerate(examples) if all(x == -100 for x in labels[1:])]
+                batch, empty = make_batch(batch_rows)
                 if empty and stage.kind == "val-grad":
                     raise ValueError(f"{self.validation} row {int(index[empty[0]])}: no token to compute a loss on "
                                      "(empty text, or the completion truncated away by --max-length)")
-                batch = collate(examples, pad, self.device)
                 if capture is not None:
                     capture.reset()
                 grads, _ = engine(batch)
@@ -332,7 +353,7 @@ class _Run:
                     chunks = [precondition(stage.preconditioner, grads[p.name], p.name, state) for p in engine.parameters]
                     pending.append((index, torch.cat(chunks, dim=1), hidden, empty))
                 else:
-                    out = torch.zeros((len(examples), self.dim), dtype=torch.float32, device=self.device)
+                    out = torch.zeros((len(batch_rows), self.dim), dtype=torch.float32, device=self.device)
                     for p in engine.parameters:
                         projector.accumulate(out, precondition(stage.preconditioner, grads[p.name], p.name, state), p.offset)
                     pending.append((index, projector.finish(out), hidden, empty))
@@ -343,12 +364,32 @@ class _Run:
                     bar.update(1)
                     bar.set_postfix_str(f"{self.counts.tokens / max(1e-9, bar.format_dict['elapsed']):,.0f} tok/s", refresh=False)
             flush()
+            for matrix in outputs:
+                matrix.sync()
         finally:
             if bar is not None:
                 bar.close()
             if capture is not None:
                 capture.remove()
         return engine.method
+
+    def _batcher(self, model: torch.nn.Module, tokenizer: Any, source: str, stage: "_Stage") -> Callable:
+        """``rows -> (batch on the device, positions of rows without a token to learn from)``."""
+        if self.custom:
+            def custom(batch_rows: List[Tuple[int, Any]]) -> Tuple[Dict[str, torch.Tensor], List[int]]:
+                batch = self.batch_fn([record for _, record in batch_rows])
+                self.counts.tokens += len(batch_rows)  # rows stand in for tokens
+                return {k: v.to(self.device) if hasattr(v, "to") else v for k, v in batch.items()}, []
+            return custom
+        vocab = model.get_input_embeddings().num_embeddings
+        tokenizing = Tokenizing(tokenizer, self.fields, self.max_length, vocab_size=vocab, source=source)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+
+        def language(batch_rows: List[Tuple[int, Any]]) -> Tuple[Dict[str, torch.Tensor], List[int]]:
+            examples = [tokenizing.example(row, record, self.counts) for row, record in batch_rows]
+            empty = [i for i, (_, labels) in enumerate(examples) if all(x == -100 for x in labels[1:])]
+            return collate(examples, pad, self.device), empty
+        return language
 
     def _projection_group(self, projector: Any, n_params: int) -> int:
         """Batches projected together: one for the sparse projection; for the dense one as many as
@@ -363,10 +404,10 @@ class _Run:
         from .embeddings import SentenceEmbedder
         embedder = SentenceEmbedder(self.embed, self.device)  # type: ignore[arg-type]
         stage.projection_identity = None
-        matrix = work.matrix(stage.matrix_name, rows, embedder.dim) if self.rank == 0 else None
+        matrix = work.matrix(stage.matrix_name, rows, embedder.dim, self.sync_seconds) if self.rank == 0 else None
         self._barrier()
         if matrix is None:
-            matrix = work.matrix(stage.matrix_name, rows, embedder.dim)
+            matrix = work.matrix(stage.matrix_name, rows, embedder.dim, self.sync_seconds)
         todo = self._pending_batches(rows, [matrix])
         bar = self._progress(stage, todo)
         text = self.fields.text
@@ -382,6 +423,7 @@ class _Run:
             matrix.mark_done(index)
             if bar is not None:
                 bar.update(1)
+        matrix.sync()
         if bar is not None:
             bar.close()
         return None
@@ -554,6 +596,18 @@ def _dense_project(projector: RademacherProjector, gradients: torch.Tensor) -> t
     out = torch.zeros((gradients.shape[0], projector.dim), dtype=torch.float32, device=gradients.device)
     projector.accumulate(out, gradients, 0)
     return out
+
+
+def _model_identity(model: Any) -> Any:
+    """A name for the request hash: the HF model's path or name, or a torch module's class and a digest of
+    its parameter values (a changed module never resumes another's run)."""
+    if isinstance(model, str):
+        return model
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return {"module": type(model).__qualname__, "sha256": digest.hexdigest()}
 
 
 def _file_digest(path: Path) -> str:

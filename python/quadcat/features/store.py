@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -19,9 +20,16 @@ import numpy as np
 
 
 class ResumableMatrix:
-    """A ``rows x dim`` float32 ``.npy`` (a memmap) and its done map (one byte per row)."""
+    """A ``rows x dim`` float32 ``.npy`` (a memmap) and its done map (one byte per row).
 
-    def __init__(self, path: Path, rows: int, dim: int, create: bool):
+    Values go into the shared mapping as they are computed; done marks are held back and written
+    only by :meth:`sync`, after the values are flushed to disk (``msync``). A killed process loses
+    nothing of the page cache, and a machine that goes down loses at most the rows since the last sync:
+    in both cases a done mark on disk always has its values on disk too. ``sync_seconds`` bounds how
+    often that costs a flush (every batch would be slower than a tiny model's batch itself).
+    """
+
+    def __init__(self, path: Path, rows: int, dim: int, create: bool, sync_seconds: float = 5.0):
         self.path = path
         self.done_path = path.with_suffix(".done")
         if create or not self.path.exists():
@@ -33,15 +41,30 @@ class ResumableMatrix:
             if self.values.shape != (rows, dim):
                 raise ValueError(f"{path} holds {self.values.shape}, this run needs {(rows, dim)}: remove {path.parent} to start over")
         self.done = np.load(self.done_path, mmap_mode="r+")
+        self.sync_seconds = sync_seconds
+        self._unsynced: list = []
+        self._last_sync = time.monotonic()
 
     def write(self, rows: np.ndarray, values: np.ndarray) -> None:
-        """Writes the values of ``rows`` (values first, flushed; the done marks after)."""
+        """Writes the values of ``rows`` into the mapping."""
         self.values[rows] = values
-        self.values.flush()
 
     def mark_done(self, rows: np.ndarray) -> None:
-        self.done[rows] = 1
+        """Marks ``rows`` finished: on disk at the next :meth:`sync` (at most ``sync_seconds`` from now)."""
+        self._unsynced.append(np.asarray(rows))
+        if time.monotonic() - self._last_sync >= self.sync_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        """Flushes the values, then writes and flushes the held-back done marks."""
+        if not self._unsynced:
+            return
+        self.values.flush()
+        for rows in self._unsynced:
+            self.done[rows] = 1
         self.done.flush()
+        self._unsynced.clear()
+        self._last_sync = time.monotonic()
 
     def is_done(self, rows: np.ndarray) -> bool:
         return bool(self.done[rows].all())
@@ -75,9 +98,10 @@ class WorkDirectory:
             temporary.write_text(json.dumps(self.request, sort_keys=True, indent=1))
             os.replace(temporary, self.path / "run.json")
 
-    def matrix(self, name: str, rows: int, dim: int) -> ResumableMatrix:
+    def matrix(self, name: str, rows: int, dim: int, sync_seconds: float = 5.0) -> ResumableMatrix:
         path = self.path / f"{name}.npy"
-        return ResumableMatrix(path, rows, dim, create=not (path.exists() and path.with_suffix(".done").exists()))
+        return ResumableMatrix(path, rows, dim, create=not (path.exists() and path.with_suffix(".done").exists()),
+                               sync_seconds=sync_seconds)
 
     def attached(self) -> Dict[str, Any]:
         path = self.path / "attached.json"
