@@ -1,6 +1,6 @@
 """``python -m quadcat ARGS`` (and the ``quadcat`` command a pip install adds) run the quadcat binary
 with ARGS, as ruff's ``python -m ruff`` does. ``python -m quadcat --which`` says which binary that is.
-``python -m quadcat features ...`` runs the feature computation of :mod:`quadcat.features` (torch)."""
+``python -m quadcat features ...`` and ``python -m quadcat warmup ...`` run :mod:`quadcat.features` (torch)."""
 import os
 import sys
 
@@ -12,6 +12,9 @@ def main() -> None:
     if sys.argv[1:2] == ["features"]:
         from .features.cli import main as features
         sys.exit(features(sys.argv[2:]))
+    if sys.argv[1:2] == ["warmup"]:
+        from .features.cli import warmup_main
+        sys.exit(warmup_main(sys.argv[2:]))
     try:
         executable = binary()
     except QuadcatError as error:

@@ -323,3 +323,31 @@ def test_bad_inputs_are_clear_errors_and_leave_the_catalog_unchanged(world, tmp_
     assert columns_of(catalog) == [] and catalog.targets() == []
     with pytest.raises(ValueError, match="no corpus 'nope'"):
         collect(catalog.path, **run_options(world, corpus="nope"))
+
+
+def test_a_warmup_killed_after_one_epoch_resumes_to_the_same_final_adapter(world, tmp_path):
+    from safetensors.torch import load_file
+    out = tmp_path / "warm"
+    args = [sys.executable, "-m", "quadcat", "warmup", os.fspath(world["root"] / "base.quadcat"), "--corpus", "pool",
+            "--model", os.fspath(world["model"]), "--out", os.fspath(out), "--fraction", "0.5", "--epochs", "2",
+            "--lora-r", "4", "--lora-alpha", "8", "--target-modules", "c_attn,c_proj,c_fc", "--learning-rate", "5e-3",
+            "--batch-size", "4", "--gradient-accumulation", "2", "--max-length", "48", "--json"]
+    env = {**os.environ, "PYTHONPATH": os.fspath(PYTHON_DIR)}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and not (out / "checkpoint-4" / "trainer_state.json").is_file():
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (out / "checkpoint-4" / "trainer_state.json").is_file()
+    if (out / "checkpoint-8").exists():  # the second epoch won the race: leave the state a kill after epoch 1 leaves
+        import shutil
+        shutil.rmtree(out / "checkpoint-8")
+    resumed = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
+    assert json.loads(resumed.stdout)["resumed_from"].endswith("checkpoint-4")
+    first = load_file(world["checkpoints"][1] / "adapter_model.safetensors")
+    again = load_file(out / "checkpoint-8" / "adapter_model.safetensors")
+    assert first.keys() == again.keys()
+    for name in first:
+        assert torch.equal(first[name], again[name]), name

@@ -1,4 +1,5 @@
-"""``python -m quadcat features CATALOG ...``: the command-line form of :func:`quadcat.features.collect`."""
+"""``python -m quadcat features CATALOG ...`` and ``python -m quadcat warmup CATALOG ...``: the command-line
+forms of :func:`quadcat.features.collect` and :func:`quadcat.features.warmup.warmup`."""
 import argparse
 import json
 import sys
@@ -81,6 +82,67 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(asdict(report), indent=1))
     elif int(__import__("os").environ.get("RANK", "0")) == 0:
         _summary(report)
+    return 0
+
+
+def warmup_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m quadcat warmup",
+        description="LESS's warmup: train a LoRA adapter on a random fraction of a catalog's corpus (recorded as a "
+                    "subset) with the HF Trainer, one checkpoint per epoch with its optimizer state, ready for "
+                    "`python -m quadcat features --checkpoint`. Rerun to resume from the last checkpoint.")
+    p.add_argument("catalog")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--model", required=True, help="HF causal LM: a local directory or a name in the local cache")
+    p.add_argument("--out", required=True, help="the output directory (checkpoint-N per epoch)")
+    p.add_argument("--fraction", type=float, default=0.05, help="share of the corpus to train on (default 0.05)")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lora-r", type=int, default=128)
+    p.add_argument("--lora-alpha", type=int, default=512)
+    p.add_argument("--lora-dropout", type=float, default=0.1)
+    p.add_argument("--target-modules", help="comma-separated module names (default: q/k/v/o_proj, else all linear layers)")
+    p.add_argument("--learning-rate", type=float, default=2e-5)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--gradient-accumulation", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--text-field")
+    p.add_argument("--prompt-field")
+    p.add_argument("--completion-field")
+    p.add_argument("--subset", help="name of the recorded sample (default warmup-CORPUS-SEED)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def warmup_main(argv: Optional[Sequence[str]] = None) -> int:
+    args = warmup_parser().parse_args(argv)
+    try:
+        from .warmup import warmup
+        report = warmup(args.catalog, corpus=args.corpus, model=args.model, out=args.out, fraction=args.fraction,
+                        epochs=args.epochs, seed=args.seed, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                        lora_dropout=args.lora_dropout,
+                        target_modules=args.target_modules.split(",") if args.target_modules else None,
+                        learning_rate=args.learning_rate, batch_size=args.batch_size,
+                        gradient_accumulation=args.gradient_accumulation, max_length=args.max_length,
+                        text_field=args.text_field, prompt_field=args.prompt_field,
+                        completion_field=args.completion_field, subset_name=args.subset, dtype=args.dtype,
+                        progress=not args.json)
+    except ImportError as error:
+        print(f"quadcat warmup: error: {error} (install the features extra: pip install 'quadcat[features]')", file=sys.stderr)
+        return 2
+    except Exception as error:
+        print(f"quadcat warmup: error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(asdict(report), indent=1))
+    else:
+        print(f"warmup on {report.rows:,} rows ({report.subset}) for {report.epochs} epochs in {report.seconds:.1f} s; "
+              f"{report.trainable_parameters:,} LoRA parameters")
+        for checkpoint in report.checkpoints:
+            print(f"  {checkpoint}")
+        print("next: python -m quadcat features CATALOG --corpus ... --model ... "
+              + " ".join(f"--checkpoint {c}" for c in report.checkpoints))
     return 0
 
 

@@ -58,6 +58,8 @@ def warmup(catalog: PathLike, *, corpus: str, model: str, out: PathLike, fractio
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     base = AutoModelForCausalLM.from_pretrained(model, dtype=dtypes[dtype])
     modules = list(target_modules) if target_modules else _default_targets(base)
+    from transformers import set_seed
+    set_seed(seed)  # the adapter's initial weights: the same in every process (the Trainer seeds only later)
     peft_model = get_peft_model(base, LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                                                  target_modules=modules, task_type="CAUSAL_LM"))
     fields = Fields(text=text_field or (None if prompt_field else info.text_field), prompt=prompt_field, completion=completion_field)
@@ -79,6 +81,10 @@ def warmup(catalog: PathLike, *, corpus: str, model: str, out: PathLike, fractio
         bf16=dtype == "bf16", fp16=dtype == "fp16", remove_unused_columns=False, dataloader_num_workers=0)
     trainer = Trainer(model=peft_model, args=args, train_dataset=_Examples(examples),
                       data_collator=lambda batch: collate(batch, pad))
+    if not progress:  # the trainer prints a dict per logged step on standard output otherwise
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
     trainer.train(resume_from_checkpoint=os.fspath(last) if last else None)
     checkpoints = sorted((p for p in output.glob("checkpoint-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
     for checkpoint in checkpoints:
