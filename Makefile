@@ -29,7 +29,7 @@ python-test: python-env
 # The Python package, installed into $(VENV) around the binary built last, with what its tests use.
 python-env: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray torch transformers peft accelerate tqdm
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray torch transformers peft accelerate tqdm sentence-transformers
 	QUADCAT_BUNDLE_BINARY=$(CURDIR)/.build/release/quadcat $(VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
 
 # The binary to $(PREFIX)/bin (default /usr/local/bin), so the commands `quadcat demo` prints work.

@@ -44,3 +44,21 @@ def tiny_model(directory: Path, corpus_texts: List[str], *, layers: int = 2, wid
                         bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
     GPT2LMHeadModel(config).save_pretrained(directory)
     return directory
+
+
+def tiny_sentence_model(directory: Path, words: List[str] = WORDS) -> Path:
+    """A sentence-transformers model (a one-layer BERT from a config with mean pooling) saved in
+    ``directory``, for ``--embed``."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    bert = directory / "bert"
+    bert.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    tokenizer.save_pretrained(bert)
+    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(bert)
+    transformer = models.Transformer(str(bert))
+    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[transformer, pooling]).save(str(directory / "model"))
+    return directory / "model"

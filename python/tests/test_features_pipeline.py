@@ -351,3 +351,21 @@ def test_a_warmup_killed_after_one_epoch_resumes_to_the_same_final_adapter(world
     assert first.keys() == again.keys()
     for name in first:
         assert torch.equal(first[name], again[name]), name
+
+
+def test_sentence_transformer_embeddings_are_unit_rows_of_the_records_text(world):
+    pytest.importorskip("sentence_transformers")
+    from sentence_transformers import SentenceTransformer
+    from lm_fixtures import tiny_sentence_model
+    model = tiny_sentence_model(world["root"] / "sentence")
+    catalog = fresh_catalog(world, "embed")
+    report = collect(catalog.path, **run_options(world, checkpoints=[], embed=os.fspath(model), embedding_column="st"),
+                     keep_work=True)
+    columns = {c.name: c for c in catalog.info().corpus("pool").columns}
+    assert set(columns) == {"grad", "st"} and columns["st"].dim == 16 and columns["st"].kind == "embedding"
+    assert {c.name for t in catalog.targets() for c in t.columns} == {"grad", "st"}
+    written = np.load(Path(report.work_directory) / "pool-embed-0.npy")
+    docs = [json.loads(line)["text"] for line in open(world["root"] / "pool.jsonl")]
+    expected = SentenceTransformer(os.fspath(model), device="cpu").encode(docs[:5], normalize_embeddings=True)
+    assert np.allclose(written[:5], expected, atol=1e-5)
+    assert np.allclose(np.linalg.norm(written, axis=1), 1, atol=1e-5)
