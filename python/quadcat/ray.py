@@ -111,6 +111,14 @@ def select(set_path: PathLike, *, selector: str, budget: Union[int, str], name: 
     return shards.run(shards.plan(engine="ray", **options), runner)
 
 
+def features(set_path: PathLike, shards: Sequence[PathLike], **options: Any) -> Dict[str, Any]:
+    """Computes each shard's gradient and embedding columns in a Ray task (a GPU per task when the cluster
+    has GPUs), then adds the shards to the set in order and verifies it: see
+    :func:`quadcat.features.sharded.collect_shards` (``options`` are :func:`quadcat.features.collect`'s)."""
+    from .features.sharded import collect_shards
+    return collect_shards(set_path, shards, **options)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """``python -m quadcat.ray select SET --selector S --budget B --as NAME [...]``."""
     parser = argparse.ArgumentParser(prog="python -m quadcat.ray", description="Run a shard-set selection on Ray.")

@@ -369,3 +369,33 @@ def test_sentence_transformer_embeddings_are_unit_rows_of_the_records_text(world
     expected = SentenceTransformer(os.fspath(model), device="cpu").encode(docs[:5], normalize_embeddings=True)
     assert np.allclose(written[:5], expected, atol=1e-5)
     assert np.allclose(np.linalg.norm(written, axis=1), 1, atol=1e-5)
+
+
+def test_features_on_a_shard_set_by_ray_tasks_equal_the_single_catalog(world, tmp_path):
+    ray = pytest.importorskip("ray")
+    import quadcat.ray as quadcat_ray
+    single = fresh_catalog(world, "single-for-shards")
+    one = collect(single.path, **run_options(world, batch_size=4), keep_work=True)
+    lines = (world["root"] / "pool.jsonl").read_bytes().splitlines(keepends=True)
+    shards = []
+    for a, b in [(0, 16), (16, 40), (40, 60)]:  # shard sizes that are multiples of the batch size
+        (tmp_path / f"s{a}.jsonl").write_bytes(b"".join(lines[a:b]))
+        shard = quadcat.Catalog(tmp_path / f"s{a}.quadcat").create()
+        shard.ingest(tmp_path / f"s{a}.jsonl", corpus="pool")
+        shards.append(shard.path)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=150 * 1024 * 1024)
+    try:
+        result = quadcat_ray.features(tmp_path / "pool.set", shards, **run_options(world, batch_size=4), keep_work=True)
+        again = quadcat_ray.features(tmp_path / "pool.set", shards, **run_options(world, batch_size=4), keep_work=True)
+        assert [r["skipped"] for r in result["shards"]] == [False] * 3
+        assert [r["skipped"] for r in again["shards"]] == [True] * 3, "a finished shard is never redone"
+        assert result["set"]["rows"] == 60 and not result["verify"].get("damage")
+        for name in ("pool-grad-1", "pool-grad-2", "pool-embed-lm"):
+            whole = np.load(Path(one.work_directory) / f"{name}.npy")
+            parts = np.concatenate([np.load(Path(r["work_directory"]) / f"{name}.npy") for r in result["shards"]])
+            assert np.array_equal(whole, parts, equal_nan=True), name
+        expected = single.select(corpus="pool", target="val", selector="less", budget=12, name="less")
+        sharded = quadcat_ray.select(tmp_path / "pool.set", selector="less", target="val", budget=12, name="less")
+        assert list(sharded.rows) == list(expected.rows)
+    finally:
+        ray.shutdown()
