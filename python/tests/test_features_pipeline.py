@@ -399,3 +399,50 @@ def test_features_on_a_shard_set_by_ray_tasks_equal_the_single_catalog(world, tm
         assert list(sharded.rows) == list(expected.rows)
     finally:
         ray.shutdown()
+
+
+# K-FAC (Quad's influence).
+
+def test_kfac_applies_the_exact_damped_inverse_of_its_kronecker_gauss_newton_blocks(world):
+    from quadcat.features.kfac import KFAC
+    model = lora_model(world, world["checkpoints"][1])
+    for name, p in model.named_parameters():
+        if name.endswith("transformer.ln_f.weight"):
+            p.requires_grad_(True)
+    with pytest.raises(ValueError, match="covers linear layers only; .*ln_f.weight is not in one"):
+        KFAC.estimate(model, [batch_of(world, range(4), texts(4, seed=6))])
+    for name, p in model.named_parameters():  # LoRA, and one layer's bias: its block gets A's row of ones
+        p.requires_grad_("lora_" in name or name.endswith("h.0.mlp.c_fc.base_layer.bias"))
+    sample = [batch_of(world, range(6), texts(6, seed=s)) for s in (6, 7)]
+    kfac = KFAC.estimate(model, sample, damping=0.1, seed=0)
+    assert kfac.tokens > 0 and len(kfac.blocks) == len(trainable_parameters(model))
+    bias_block = [b for b in kfac.blocks if b.bias is not None]
+    assert len(bias_block) == 1 and bias_block[0].weight is None and bias_block[0].q_a.shape == (1, 1)
+    engine = PerExampleGradients(model, causal_lm_losses)
+    grads, _ = engine(batch_of(world, range(3), texts(3, seed=8)))
+    applied = kfac.apply(grads)
+    for block in [b for b in kfac.blocks if b.weight is not None][:4] + bias_block:
+        a = block.q_a.double() @ torch.diag(block.lam_a.double()) @ block.q_a.double().T
+        s = block.q_s.double() @ torch.diag(block.lam_s.double()) @ block.q_s.double().T
+        dense = torch.kron(a, s) + block.damping * torch.eye(a.shape[0] * s.shape[0], dtype=torch.float64)
+        for row in range(3):
+            name = block.weight or block.bias
+            g = grads[name][row].double().reshape(s.shape[0], a.shape[0])   # LoRA layers are nn.Linear; a bias is (out, 1)
+            exact = torch.linalg.solve(dense, g.T.reshape(-1)).reshape(a.shape[0], s.shape[0]).T  # column-stacked vec
+            got = applied[name][row].double().reshape(s.shape[0], a.shape[0])
+            assert torch.allclose(got, exact, rtol=1e-4, atol=1e-6 * float(exact.abs().max())), name
+    # the factors are the token averages of x xᵀ and dy dyᵀ: A's trace is the mean squared input norm
+    assert all(float(b.lam_a.min()) >= 0 and float(b.lam_s.sum()) > 0 for b in kfac.blocks)
+
+
+def test_kfac_features_feed_quad(world):
+    catalog = fresh_catalog(world, "kfac")
+    report = collect(catalog.path, **run_options(world, preconditioner="kfac", kfac_rows=24))
+    assert report.preconditioner == "kfac"
+    plain = fresh_catalog(world, "kfac-plain")
+    collect(plain.path, **run_options(world, preconditioner="none"))
+    a = {(c.name, c.checkpoint): c.content_hash for c in catalog.info().corpus("pool").columns}
+    b = {(c.name, c.checkpoint): c.content_hash for c in plain.info().corpus("pool").columns}
+    assert a[("grad", 1)] != b[("grad", 1)] and a[("emb", 0)] == b[("emb", 0)]
+    chosen = catalog.select(corpus="pool", target="val", selector="quad", budget=12, name="quad", params={"clusters": 4})
+    assert len(chosen.rows) == 12

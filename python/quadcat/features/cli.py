@@ -30,8 +30,12 @@ def parser() -> argparse.ArgumentParser:
                    help="sjlt: sparse JL, fast (default); rademacher: dense, LESS/TRAK-compatible")
     p.add_argument("--projection-seed", type=int, default=0)
     p.add_argument("--nonzeros", type=int, default=4, help="sjlt's nonzeros per coordinate (default 4)")
-    p.add_argument("--preconditioner", choices=["adam", "adam-v", "none"],
-                   help="pool rows: adam (LESS; default with --checkpoint), adam-v, none (default without)")
+    p.add_argument("--preconditioner", choices=["adam", "adam-v", "none", "kfac"],
+                   help="pool rows: adam (LESS; default with --checkpoint), adam-v, none (default without), "
+                        "kfac (Quad's influence: a K-FAC inverse Gauss-Newton per linear layer)")
+    p.add_argument("--kfac-rows", type=int, default=512, help="pool rows the K-FAC factors are estimated on (default 512)")
+    p.add_argument("--kfac-damping", type=float, default=0.1,
+                   help="K-FAC damping relative to the mean eigenvalue product (default 0.1)")
     p.add_argument("--embed", metavar="MODEL",
                    help="also write embeddings: 'lm' (the LM's last-token hidden state, LESS's RDS) or a "
                         "sentence-transformers model")
@@ -68,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             gradient_column=args.gradient_column, embedding_column=args.embedding_column, text_field=args.text_field,
             prompt_field=args.prompt_field, completion_field=args.completion_field, lr=args.lr, method=args.method,
             device=args.device, work_dir=args.work_dir, progress=not args.no_progress, keep_work=args.keep_work,
-            sync_seconds=args.sync_seconds)
+            sync_seconds=args.sync_seconds, kfac_rows=args.kfac_rows, kfac_damping=args.kfac_damping)
     except ImportError as error:
         print(f"quadcat features: error: {error} (install the features extra: pip install 'quadcat[features]')", file=sys.stderr)
         return 2

@@ -61,7 +61,8 @@ def collect(catalog: PathLike, *, corpus: str, model: Union[str, torch.nn.Module
             lr: Optional[float] = None, method: str = "auto", device: Optional[str] = None,
             work_dir: Optional[PathLike] = None, progress: bool = True, keep_work: bool = False,
             projection_buffer: int = 512 << 20, sync_seconds: float = 5.0, loss_fn: Optional[Callable] = None,
-            batch_fn: Optional[Callable] = None, optimizer_state: Optional[PathLike] = None) -> FeatureReport:
+            batch_fn: Optional[Callable] = None, optimizer_state: Optional[PathLike] = None, kfac_rows: int = 512,
+            kfac_damping: float = 0.1) -> FeatureReport:
     """Computes per-example projected gradients (one column per checkpoint) and optionally embeddings of
     ``corpus`` and writes them into ``catalog``; with ``target`` and ``validation``, the validation rows'
     gradients as that target.
@@ -70,8 +71,9 @@ def collect(catalog: PathLike, *, corpus: str, model: Union[str, torch.nn.Module
     HF Trainer checkpoint directories, in training order (checkpoint numbers 1, 2, ...): each one's LoRA
     adapter (or full weights), optimizer state and learning rate (the mean over the epoch that ends
     there; ``lr`` overrides). Without checkpoints the model itself is checkpoint 1 (``lr`` default 1).
-    ``preconditioner``: ``adam`` (LESS; the default with checkpoints), ``adam-v`` or ``none`` (the default
-    without). Validation rows always get the plain gradient, as LESS's.
+    ``preconditioner``: ``adam`` (LESS; the default with checkpoints), ``adam-v``, ``none`` (the default
+    without) or ``kfac`` (Quad's influence: K-FAC factors over ``kfac_rows`` sampled pool rows, relative
+    damping ``kfac_damping``). Validation rows always get the plain gradient, as LESS's.
     ``projection``: ``sjlt`` (sparse JL with ``nonzeros`` per coordinate, the fast default) or
     ``rademacher`` (dense, LESS/TRAK-compatible). ``embed``: ``"lm"`` for the model's last-token hidden
     state at the last checkpoint (LESS's RDS), or a sentence-transformers model (normalised).
@@ -96,7 +98,8 @@ def collect(catalog: PathLike, *, corpus: str, model: Union[str, torch.nn.Module
                fields=Fields(text=text_field, prompt=prompt_field, completion=completion_field), lr=lr, method=method,
                device=device, work_dir=Path(work_dir) if work_dir is not None else None, progress=progress,
                keep_work=keep_work, projection_buffer=projection_buffer, sync_seconds=sync_seconds, loss_fn=loss_fn,
-               batch_fn=batch_fn, optimizer_state=Path(optimizer_state) if optimizer_state is not None else None)
+               batch_fn=batch_fn, optimizer_state=Path(optimizer_state) if optimizer_state is not None else None,
+               kfac_rows=kfac_rows, kfac_damping=kfac_damping)
     return run.execute()
 
 
@@ -236,7 +239,7 @@ class _Run:
             "checkpoints": [identity(c) for c in self.checkpoints], "target": self.target,
             "validation": _file_digest(self.validation) if self.validation else None, "subtasks": self.subtasks,
             "dim": self.dim, "projection": self.projection, "seed": self.projection_seed, "nonzeros": self.nonzeros,
-            "preconditioner": self.preconditioner, "embed": self.embed, "max_length": self.max_length,
+            "preconditioner": self.preconditioner, "kfac": [self.kfac_rows, self.kfac_damping], "embed": self.embed, "max_length": self.max_length,
             "batch_size": self.batch_size, "dtype": self.dtype, "fields": asdict(self.fields), "lr": self.lr,
             "method": self.method, "columns": [self.gradient_column, self.embedding_column],
         }
@@ -289,6 +292,7 @@ class _Run:
         state = None
         if needs_optimizer_state(stage.preconditioner):
             state = load_adam_state(stage.checkpoint_dir or self.optimizer_state, engine.parameters, model)
+        kfac = self._kfac(model, make_batch, stage) if stage.preconditioner == "kfac" else None
         stage.learning_rate = self._learning_rate(stage)
         if self.rank == 0:
             work.create()
@@ -348,6 +352,8 @@ class _Run:
                 if capture is not None:
                     capture.reset()
                 grads, _ = engine(batch)
+                if kfac is not None:
+                    grads = kfac.apply(grads)
                 hidden = capture.take(batch["attention_mask"]).cpu().numpy() if capture is not None else None
                 if isinstance(projector, RademacherProjector):
                     chunks = [precondition(stage.preconditioner, grads[p.name], p.name, state) for p in engine.parameters]
@@ -372,6 +378,28 @@ class _Run:
             if capture is not None:
                 capture.remove()
         return engine.method
+
+    def _kfac(self, model: torch.nn.Module, make_batch: Callable, stage: "_Stage") -> Any:
+        """K-FAC factors at this checkpoint, over ``kfac_rows`` pool rows drawn with the projection seed
+        (the same rows, so the same factors, in every rank and every resumed run)."""
+        from .kfac import KFAC
+        if self.custom:
+            raise ValueError("--preconditioner kfac needs a causal LM (its factors sample next-token labels)")
+        cached = getattr(self, "_kfac_cache", None)
+        if cached is not None and cached[0] == stage.checkpoint_dir:
+            return cached[1]
+        rng = np.random.default_rng(self.projection_seed)
+        chosen = set(rng.choice(self.rows, size=min(self.kfac_rows, self.rows), replace=False).tolist())
+        sample = [(row, record) for row, record in self.catalog.records(self.corpus) if row in chosen]
+
+        def sample_batches() -> Iterator[Dict[str, torch.Tensor]]:
+            for group in batches(sample, self.batch_size):
+                yield make_batch(group)[0]
+        counted = self.counts.tokens
+        factors = KFAC.estimate(model, sample_batches(), damping=self.kfac_damping, seed=self.projection_seed)
+        self.counts.tokens = counted  # the sample's tokens are not the run's throughput
+        self._kfac_cache = (stage.checkpoint_dir, factors)
+        return factors
 
     def _batcher(self, model: torch.nn.Module, tokenizer: Any, source: str, stage: "_Stage") -> Callable:
         """``rows -> (batch on the device, positions of rows without a token to learn from)``."""

@@ -6,6 +6,9 @@
   ``obtain_gradients_with_adam``.
 - ``adam-v``: the gradient scaled by the saved second moment only, ``g / sqrt(v + eps)`` (no momentum).
 - ``none`` (LESS's, for validation rows): the plain gradient.
+- ``kfac`` (Quad's influence): the damped inverse of a Kronecker-factored Gauss-Newton matrix per linear
+  layer, estimated over a sample of the pool at each checkpoint (:mod:`quadcat.features.kfac`); applied
+  by the pipeline before projection, so it needs no optimizer state.
 """
 from typing import Optional
 
@@ -13,18 +16,18 @@ import torch
 
 from .checkpoints import AdamState
 
-NAMES = ("adam", "adam-v", "none")
+NAMES = ("adam", "adam-v", "none", "kfac")
 
 
 def needs_optimizer_state(name: str) -> bool:
     if name not in NAMES:
         raise ValueError(f"unknown preconditioner {name!r}: {', '.join(NAMES)}")
-    return name != "none"
+    return name in ("adam", "adam-v")
 
 
 def precondition(name: str, g: torch.Tensor, parameter: str, state: Optional[AdamState]) -> torch.Tensor:
     """``g``: ``(batch, numel)`` float32 gradients of one parameter; returns the preconditioned rows."""
-    if name == "none":
+    if name in ("none", "kfac"):  # kfac is applied to whole layers before this (KFAC.apply)
         return g
     assert state is not None
     m = state.exp_avg[parameter].to(g.device)
