@@ -23,14 +23,19 @@ struct Quadcat: ParsableCommand {
         abstract: "An embedded catalog for LLM training-data selection.",
         discussion: """
             Ingest a corpus with per-example embeddings and projected gradients, run selectors (LESS, GTP, \
-            SPICE, Quad, random) as queries, and keep every selected subset as an immutable, versioned \
-            result with its lineage. Start with `quadcat demo`.
+            SPICE, Quad, DPP, RDS, random) as queries, and keep every selected subset as an immutable, \
+            versioned result with its lineage. Start with `quadcat demo`.
+
+            The features selectors read (projected gradients per checkpoint, embeddings) can be computed \
+            from a Hugging Face model by the Python package (`pip install './python[features]'`): \
+            `python -m quadcat features CAT --corpus C --model M --checkpoint DIR ...`; \
+            `python -m quadcat warmup` runs LESS's LoRA warmup.
             """,
         version: "0.1.0",
         subcommands: [
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
             IndexCommand.self, CombineCommand.self, MixCommand.self, MetricCommand.self,
-            LogCommand.self, ShowCommand.self, CompareCommand.self, ReportCommand.self, DiffCommand.self, ExportCommand.self, TagCommand.self,
+            LogCommand.self, ShowCommand.self, CompareCommand.self, ReportCommand.self, DiffCommand.self, ExportCommand.self, RecordsCommand.self, TagCommand.self,
             InfoCommand.self,
             VerifyCommand.self, GCCommand.self, SetCommand.self, StepCommand.self, MergeCommand.self, DemoCommand.self,
         ]

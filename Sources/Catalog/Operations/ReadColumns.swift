@@ -18,9 +18,12 @@ public struct ColumnDescription: Sendable, Equatable {
 }
 
 extension Catalog {
-    /// Number of documents in a corpus.
+    /// Number of documents in a corpus (in a shard set's head, the rows over all its shards).
+    ///
+    /// - Throws: ``CatalogError`` when the catalog has no such corpus.
     public func rowCount(corpus: String) throws -> Int {
-        try database.read { try CorpusRow.named(corpus, $0).rowCount }
+        if let set = sharding.set(for: corpus) { return set.manifest.rowCount }
+        return try database.read { try CorpusRow.named(corpus, $0).rowCount }
     }
 
     /// The feature columns of a corpus, ordered by name and checkpoint.
@@ -91,6 +94,28 @@ extension Catalog {
         if let set = sharding.set(for: corpus) { return try set.forEachRecord(body) }
         let array = try database.read { try ArrayIndex.load(CorpusRow.named(corpus, $0).recordsArrayId, $0) }
         try ChunkDecoder(cache: segments, array: array).forEachRecord(body)
+    }
+
+    /// Calls `body` with the records of `rows` of a corpus, in row order, streamed chunk by chunk (memory
+    /// stays bounded by a chunk, whatever the range); in a shard set's head the records come from the
+    /// shards, with global row numbers.
+    ///
+    /// - Parameters:
+    ///   - corpus: The corpus to read.
+    ///   - rows: The rows to read; it must lie within the corpus (`0...rowCount` for its bounds, so an
+    ///     empty range at the end is allowed).
+    ///   - body: Called with each row number and its verbatim record (as ingested, without the line
+    ///     break); the bytes are valid only during the call.
+    /// - Throws: ``CatalogError`` when the corpus is unknown or `rows` reaches outside it.
+    public func forEachRecord(corpus: String, rows: Range<Int>, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        let count = try rowCount(corpus: corpus)
+        guard rows.lowerBound >= 0, rows.upperBound <= count else {
+            let bad = rows.lowerBound < 0 ? rows.lowerBound : max(rows.lowerBound, count)
+            throw CatalogError(.invalidRequest, "row \(bad) is outside corpus '\(corpus)' (0..<\(count))")
+        }
+        if let set = sharding.set(for: corpus) { return try set.forEachRecord(rows: rows, body) }
+        let array = try database.read { try ArrayIndex.load(CorpusRow.named(corpus, $0).recordsArrayId, $0) }
+        try ChunkDecoder(cache: segments, array: array).forEachRecord(in: rows, body)
     }
 
     /// External ids of the given rows, in the given order.

@@ -42,6 +42,18 @@ extension ShardSet {
         }
     }
 
+    /// The records of global rows `rows` (within `0...rowCount`), in row order, each shard read only
+    /// over its part of the range.
+    public func forEachRecord(rows: Range<Int>, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        for (index, shard) in manifest.shards.enumerated() {
+            let lower = max(rows.lowerBound, shard.offset), upper = min(rows.upperBound, shard.offset + shard.rows)
+            guard lower < upper else { continue }
+            try self.shard(index).forEachRecord(corpus: manifest.corpus, rows: (lower - shard.offset)..<(upper - shard.offset)) { row, bytes in
+                try body(shard.offset + row, bytes)
+            }
+        }
+    }
+
     /// A column over the whole set (the shards' columns concatenated, read in place).
     public func vectors(column: String, checkpoint: Int = 0) throws -> ConcatenatedVectors {
         try ConcatenatedVectors((0..<manifest.shards.count).map { try shard($0).vectors(corpus: manifest.corpus, column: column, checkpoint: checkpoint) })
