@@ -198,7 +198,11 @@ def epoch_learning_rate(directory: Path) -> float:
         rates = [lr for epoch, lr in logged if epoch <= end + 1e-9][-1:]
     if not rates:
         raise ValueError(f"{path}: no learning rate was logged up to epoch {end}; give --lr")
-    return sum(rates) / len(rates)
+    mean = sum(rates) / len(rates)
+    if not mean > 0:
+        raise ValueError(f"{path}: the learning rates logged over the epoch ending at epoch {end:g} average {mean:g} "
+                         "(a run too short for its warmup and decay?); give --lr")
+    return mean
 
 
 def load_model_at(model_path: str, checkpoint: Optional[Path], dtype: torch.dtype) -> nn.Module:
