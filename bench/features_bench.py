@@ -13,6 +13,7 @@ tree's RssAnon every 20 ms:
 - quadcat:      quadcat.features.collect (per-example gradients by hooks, Adam direction, sparse JL
                 projection to --dim, written into the catalog), the whole call;
 - quadcat-dense: the same with the dense LESS/TRAK-compatible Rademacher projection;
+- quadcat-loop: quadcat with per-example gradients by the batch-1 loop instead of hooks (why hooks);
 - less-loop:    LESS's own loop (batch 1, Adam direction, a dense projection every 16 examples)
                 (bench/baselines/less_loop.py);
 - bergson:      `bergson build` (pip install bergson) on the same model and documents, where installed
@@ -21,6 +22,7 @@ Prints a table of tokens/s, ratio to the floor and peak RssAnon, and writes DIR/
 """
 import argparse
 import json
+import numpy as np
 import os
 import subprocess
 import sys
@@ -122,8 +124,10 @@ def run_floor(args, saved) -> dict:
     return {"tool": "floor", "examples": len(examples), "tokens": counts.tokens, "seconds": seconds}
 
 
-def run_quadcat(args, saved, projection: str) -> dict:
+def run_quadcat(args, saved, projection: str, method: str = "auto") -> dict:
     import shutil
+    import peft  # noqa: F401  imported before the clock starts, as the floor's are: throughput, not start-up
+    import transformers  # noqa: F401
     import quadcat
     from quadcat.features.pipeline import collect
     work = Path(args.work)
@@ -134,9 +138,54 @@ def run_quadcat(args, saved, projection: str) -> dict:
     catalog.ingest(work / "docs.jsonl", corpus="pool")
     report = collect(path, corpus="pool", model=os.fspath(work / "model"), checkpoints=[saved["checkpoint"]],
                      dim=args.dim, projection=projection, max_length=args.max_length, batch_size=args.batch_size,
-                     progress=False)
-    return {"tool": "quadcat" if projection == "sjlt" else "quadcat-dense", "examples": report.rows,
+                     progress=False, method=method)
+    tool = {("sjlt", "auto"): "quadcat", ("rademacher", "auto"): "quadcat-dense", ("sjlt", "loop"): "quadcat-loop"}
+    return {"tool": tool[(projection, method)], "examples": report.rows,
             "tokens": report.tokens, "seconds": report.seconds, "method": report.method, "projection": report.projection}
+
+
+def inner_products(args, saved, rows: int = 48) -> dict:
+    """How well each projection keeps inner products of exact (unprojected) Adam directions of the bench
+    model: over every pair of ``rows`` rows, |<Pa,Pb> - <a,b>| / (|a||b|), and the same for cosines."""
+    import torch
+    from transformers import AutoTokenizer
+    from quadcat.features.checkpoints import load_adam_state, load_model_at
+    from quadcat.features.per_example import PerExampleGradients, causal_lm_losses
+    from quadcat.features.preconditioners import precondition
+    from quadcat.features.projection import RademacherProjector, SparseSignProjector
+    from quadcat.features.text import Fields, TokenCounts, Tokenizing, collate
+    work = Path(args.work)
+    checkpoint = Path(saved["checkpoint"])
+    model = load_model_at(os.fspath(work / "model"), checkpoint, torch.float32)
+    engine = PerExampleGradients(model, causal_lm_losses)
+    state = load_adam_state(checkpoint, engine.parameters, model)
+    tokenizer = AutoTokenizer.from_pretrained(work / "model")
+    tokenizing = Tokenizing(tokenizer, Fields(), args.max_length)
+    docs = [json.loads(line) for line in open(work / "docs.jsonl", encoding="utf-8")][:rows]
+    exact = []
+    for begin in range(0, rows, args.batch_size):
+        examples = [tokenizing.example(i, d, TokenCounts()) for i, d in enumerate(docs[begin:begin + args.batch_size])]
+        grads, _ = engine(collate(examples, tokenizer.pad_token_id))
+        exact.append(torch.cat([precondition("adam", grads[p.name], p.name, state) for p in engine.parameters], dim=1))
+    exact = torch.cat(exact).double()
+    out = {}
+    for name, projector in (("sjlt", SparseSignProjector(0, engine.n_params, args.dim)),
+                            ("dense", RademacherProjector(0, engine.n_params, args.dim, cache_bytes=8 << 30))):
+        projected = torch.zeros((rows, args.dim))
+        projector.accumulate(projected, exact.float(), 0)
+        projector.finish(projected)
+        projected = projected.double()
+        norms = exact.norm(dim=1)
+        errors = ((projected @ projected.T) - (exact @ exact.T)).abs() / torch.outer(norms, norms)
+        cos_exact = (exact @ exact.T) / torch.outer(norms, norms)
+        pn = projected.norm(dim=1)
+        cos_projected = (projected @ projected.T) / torch.outer(pn, pn)
+        upper = torch.triu_indices(rows, rows, 1)
+        out[name] = {"max_error": float(errors[upper[0], upper[1]].max()), "mean_error": float(errors[upper[0], upper[1]].mean()),
+                     "max_cosine_error": float((cos_projected - cos_exact)[upper[0], upper[1]].abs().max())}
+    out["jl_bound"] = float(np.sqrt(8 * np.log(rows * rows) / args.dim))
+    out["rows"] = rows
+    return out
 
 
 def run_child(tool: str, args, python: str = sys.executable, command=None) -> dict:
@@ -193,7 +242,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--dim", type=int, default=8192)
     parser.add_argument("--less-docs", type=int, default=64, help="documents LESS's loop runs over (it is slow)")
-    parser.add_argument("--tools", default="floor,quadcat,quadcat-dense,less-loop,bergson")
+    parser.add_argument("--tools", default="floor,quadcat,quadcat-dense,quadcat-loop,less-loop,bergson")
     parser.add_argument("--bergson-python", default=os.environ.get("BERGSON_PYTHON", ""),
                         help="the Python interpreter of an environment with bergson installed")
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -201,13 +250,14 @@ def main() -> None:
     saved = setup(args)
     if args.run:
         result = {"floor": lambda: run_floor(args, saved), "quadcat": lambda: run_quadcat(args, saved, "sjlt"),
-                  "quadcat-dense": lambda: run_quadcat(args, saved, "rademacher")}[args.run]()
+                  "quadcat-dense": lambda: run_quadcat(args, saved, "rademacher"),
+                  "quadcat-loop": lambda: run_quadcat(args, saved, "sjlt", "loop")}[args.run]()
         print(json.dumps(result))
         return
     work = Path(args.work)
     results = []
     for tool in args.tools.split(","):
-        if tool in ("floor", "quadcat", "quadcat-dense"):
+        if tool in ("floor", "quadcat", "quadcat-dense", "quadcat-loop"):
             results.append(run_child(tool, args))
         elif tool == "less-loop":
             results.append(run_child(tool, args, command=[
@@ -238,7 +288,13 @@ def main() -> None:
         r["slowdown_vs_floor"] = round(ratio, 2)
         print(f"{r['tool']:<14} {r['examples']:>8} {r['tokens']:>8} {r['seconds']:>8.2f} {rate:>9.0f} {ratio:>8.2f} "
               f"{r.get('peak_rss_anon_mb', 0):>10.0f}")
-    (work / "features_bench.json").write_text(json.dumps({"setup": saved, "results": results}, indent=1))
+    quality = inner_products(args, saved)
+    print(f"inner products of exact Adam directions, {quality['rows']} rows, every pair, relative to |a||b| "
+          f"(JL bound for all pairs {quality['jl_bound']:.3f}):")
+    for name in ("sjlt", "dense"):
+        q = quality[name]
+        print(f"  {name:<6} max error {q['max_error']:.4f}, mean {q['mean_error']:.4f}; cosines max error {q['max_cosine_error']:.4f}")
+    (work / "features_bench.json").write_text(json.dumps({"setup": saved, "results": results, "inner_products": quality}, indent=1))
 
 
 def _threads() -> int:
