@@ -42,10 +42,20 @@ bench: deps
 	.build/release/quadcat-bench
 
 # Per-example projected gradients side by side on one small model (BENCHMARKS.md): the floor (forward +
-# backward), quadcat features (sparse and dense projection), LESS's loop, and bergson when
-# BERGSON_PYTHON names an interpreter with bergson installed.
+# backward), quadcat features (sparse and dense projection, hooks and the batch-1 loop), LESS's loop,
+# and bergson (pip install bergson, in its own venv $(BERGSON_VENV): it pins its own torch).
+BERGSON_VENV ?= .venv-bergson
 bench-features: build python-env
-	$(VENV)/bin/python bench/features_bench.py --work $(WORK)/features $(ARGS) $(if $(BERGSON_PYTHON),--bergson-python $(BERGSON_PYTHON))
+	test -x $(BERGSON_VENV)/bin/python || ($(PYTHON) -m venv $(BERGSON_VENV) && $(BERGSON_VENV)/bin/python -m pip install -q --disable-pip-version-check bergson)
+	$(VENV)/bin/python bench/features_bench.py --work $(WORK)/features --bergson-python $(BERGSON_VENV)/bin/python $(ARGS)
+
+# The end-to-end LESS example (examples/less_pipeline.py): a small GPT-2 trained from scratch on realbench's
+# corpus, warmup -> features -> LESS, LESS --dedup, GTP, DPP, Quad and random 5% subsets -> a short
+# fine-tune on each -> the held-out target loss, 3 seeds; results in $(WORK)/example/results.md and
+# report.html. Under 20 minutes on 2 CPU cores; ARGS="--quick" for the test size, "--help" for the rest.
+.PHONY: example
+example: build python-env
+	$(VENV)/bin/python examples/less_pipeline.py --work $(WORK)/example $(ARGS)
 
 # Every selector at the LESS paper's pool size (270,000 x 8,192 x 4 checkpoints, about 18 GB of disk
 # in $(WORK)); smaller or larger with ARGS="--rows N --dim D --checkpoints C". See BENCHMARKS.md.

@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 
-DEFAULT_BERGSON_PYTHON = "/tmp/bergson-venv/bin/python"
+DEFAULT_BERGSON_PYTHON = os.environ.get("BERGSON_PYTHON", sys.executable)
 
 
 # --------------------------------------------------------------------------
