@@ -320,6 +320,14 @@ def test_bad_inputs_are_clear_errors_and_leave_the_catalog_unchanged(world, tmp_
         collect(catalog.path, **run_options(world, model=os.fspath(small), checkpoints=[], target=None,
                                             validation=None, subtasks=None, embed=None))
     assert columns_of(catalog) == [] and catalog.targets() == []
+    collect(catalog.path, **run_options(world, checkpoints=world["checkpoints"][:1], embed=None))
+    with pytest.raises(ValueError, match="corpus 'pool' already has column grad@1"):
+        collect(catalog.path, **run_options(world, checkpoints=world["checkpoints"][:1], embed=None))
+    # a second gradient column for the same target (Quad's K-FAC influence beside LESS's Adam directions)
+    collect(catalog.path, **run_options(world, checkpoints=world["checkpoints"][:1], embed=None, gradient_column="kfac",
+                                        preconditioner="kfac", kfac_rows=16))
+    target = [t for t in catalog.targets() if t.name == "val"][0]
+    assert {(c.name, c.checkpoint) for c in target.columns} == {("grad", 1), ("kfac", 1)} and target.subtasks == 2
     with pytest.raises(ValueError, match="no corpus 'nope'"):
         collect(catalog.path, **run_options(world, corpus="nope"))
 

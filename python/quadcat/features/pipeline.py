@@ -149,8 +149,13 @@ class _Run:
         stages = self._stages()
         request = self._request(corpus_info)
         work = WorkDirectory(self.catalog_path, request, self.work_dir)
+        self.request_targets_before = self.target is not None and any(
+            t.name == self.target and not work.resumed for t in self.catalog.targets())
+        if work.resumed and self.target is not None:  # was the target there before this run's first attach?
+            self.request_targets_before = bool(work.saved.get("target_existed"))
         if not work.resumed:
             self._refuse_existing_columns(stages)
+            work.request["target_existed"] = self.request_targets_before
         self._distributed_setup()
         if self.rank == 0:
             work.create()
@@ -255,8 +260,16 @@ class _Run:
                                      "(--gradient-column / --embedding-column), or use another catalog")
         if self.target is not None:
             for t in self.catalog.targets():
-                if t.name == self.target:
-                    raise ValueError(f"target '{self.target}' exists already: choose another --target name")
+                if t.name != self.target:
+                    continue
+                if t.rows != len(self.validation_records):
+                    raise ValueError(f"target '{self.target}' exists with {t.rows} validation rows, {self.validation} has "
+                                     f"{len(self.validation_records)}: choose another --target name")
+                taken = {(c.name, c.checkpoint) for c in t.columns}
+                for stage in stages:
+                    if stage.kind.startswith("val") and (stage.column, stage.checkpoint) in taken:
+                        raise ValueError(f"target '{self.target}' already has column {stage.column_label}: name another "
+                                         "(--gradient-column / --embedding-column) or another --target")
 
     # Torch.
 
@@ -512,7 +525,8 @@ class _Run:
 
     def _attach(self, stages: Sequence["_Stage"], work: WorkDirectory) -> None:
         done = work.attached()
-        subtasks_written = False
+        # a target that existed before this run has its subtasks already (they are given once)
+        subtasks_written = bool(self.request_targets_before)
         for stage in stages:
             outputs = [(stage.matrix_name, stage.kind, stage.column)]
             if stage.lm_embed:

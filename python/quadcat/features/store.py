@@ -89,6 +89,8 @@ class WorkDirectory:
         self.path = base / self.key
         self.request = dict(request)
         self.resumed = (self.path / "run.json").is_file()
+        #: The request as the run that made the directory saved it (with what it noted at its start).
+        self.saved = json.loads((self.path / "run.json").read_text()) if self.resumed else {}
 
     def create(self) -> None:
         """Makes the directory and writes ``run.json`` (atomically) when new."""
