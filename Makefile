@@ -24,7 +24,7 @@ test: deps
 	$(MAKE) python-test
 
 python-test: python-env
-	$(VENV)/bin/pytest -q -rs python/tests
+	$(VENV)/bin/pytest -q -rs python/tests examples/test_example.py
 
 # The Python package, installed into $(VENV) around the binary built last, with what its tests use.
 python-env: deps
