@@ -26,7 +26,7 @@ struct Quadcat: ParsableCommand {
             SPICE, Quad, random) as queries, and keep every selected subset as an immutable, versioned \
             result with its lineage. Start with `quadcat demo`.
             """,
-        version: "0.1.0",
+        version: Catalog.toolVersion,
         subcommands: [
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
             IndexCommand.self, CombineCommand.self, MixCommand.self, MetricCommand.self,
