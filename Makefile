@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test python-env wheel wheel-test install bench bench-scale bench-shards clean
+.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-scale bench-shards clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -44,6 +44,11 @@ wheel: deps
 # toolchain and the build tree (python/tests/test_wheel.py).
 wheel-test: wheel python-env
 	QUADCAT_WHEEL="$$(ls dist/quadcat-$$(cat VERSION)-*.whl)" $(VENV)/bin/pytest -q -rs python/tests/test_wheel.py
+
+# The wheel in a Debian 12 root with Python alone, entered with chroot (root needed; the first run makes
+# the root with debootstrap: network to a Debian mirror, about 5 minutes). Not part of `make test`.
+wheel-chroot-test: wheel
+	./scripts/test-wheel-chroot.sh
 
 # The binary to $(PREFIX)/bin (default /usr/local/bin), so the commands `quadcat demo` prints work.
 install: build
