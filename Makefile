@@ -41,9 +41,12 @@ wheel: deps
 	SWIFT=$(SWIFT) PYTHON=$(PYTHON) ./scripts/build-wheel.sh
 
 # The wheel installed into a fresh venv and run with PATH and LD_LIBRARY_PATH stripped of the
-# toolchain and the build tree (python/tests/test_wheel.py).
-wheel-test: wheel python-env
-	QUADCAT_WHEEL="$$(ls dist/quadcat-$$(cat VERSION)-*.whl)" $(VENV)/bin/pytest -q -rs python/tests/test_wheel.py
+# toolchain and the build tree (python/tests/test_wheel.py). Needs only numpy and pytest in $(VENV), so
+# it runs from a clean clone too.
+wheel-test: wheel
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy pytest
+	QUADCAT_WHEEL="$$(ls dist/quadcat-$$(cat VERSION)-*.whl)" PYTHONPATH=$(CURDIR)/python $(VENV)/bin/pytest -q -rs python/tests/test_wheel.py
 
 # The wheel in a Debian 12 root with Python alone, entered with chroot (root needed; the first run makes
 # the root with debootstrap: network to a Debian mirror, about 5 minutes). Not part of `make test`.
