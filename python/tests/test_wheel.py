@@ -44,7 +44,10 @@ def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("wheel")
     venv = root / "venv"
     base = getattr(sys, "_base_executable", None) or sys.executable
-    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    # Nothing of this process's environment (PYTHONPATH naming the checkout's package, LD_LIBRARY_PATH,
+    # QUADCAT_BIN) reaches the fresh venv.
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "TMPDIR": str(root)}
+    subprocess.run([base, "-m", "venv", str(venv)], check=True, env=clean)
     python = venv / "bin" / "python"
     # numpy, the package's one dependency, as a wheel in a local directory (from pip's cache when it is
     # there), so the install itself reads no index. Without it, the wheel goes in alone and only the
@@ -57,7 +60,7 @@ def installed(tmp_path_factory):
     with_numpy = fetched.returncode == 0
     command = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index"]
     command += ["--find-links", str(wheelhouse)] if with_numpy else ["--no-deps"]
-    subprocess.run([*command, str(wheel)], check=True)
+    subprocess.run([*command, str(wheel)], check=True, env=clean)
     binary = next((venv / "lib").glob("python3*/site-packages/quadcat/_bin/quadcat"))
     work = root / "work"
     work.mkdir()
