@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test python-env install bench bench-features bench-scale bench-shards clean
+.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-features bench-scale bench-shards clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -17,11 +17,13 @@ demo: deps
 	$(SWIFT) run -c release quadcat demo
 
 # Builds once (swift test builds the release binary too), tests the Swift modules, then the Python
-# package installed into $(VENV) around that same binary.
+# package installed into $(VENV) around that same binary, then the wheel in a fresh venv (its static
+# binary is a second build, in .build-wheel: a few minutes the first time).
 test: deps
 	@./scripts/install-deps.sh --test
 	$(SWIFT) test -c release
 	$(MAKE) python-test
+	$(MAKE) wheel-test
 
 python-test: python-env
 	$(VENV)/bin/pytest -q -rs python/tests examples/test_example.py
@@ -31,6 +33,25 @@ python-env: deps
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy datasets pandas pytest ray torch transformers peft accelerate tqdm sentence-transformers
 	QUADCAT_BUNDLE_BINARY=$(CURDIR)/.build/release/quadcat $(VENV)/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps ./python
+
+# dist/quadcat-VERSION-py3-none-manylinux_*.whl: the release binary with the Swift runtime linked
+# statically and its C libraries bundled by auditwheel; pip installs it without Swift or apt
+# (scripts/build-wheel.sh says how).
+wheel: deps
+	SWIFT=$(SWIFT) PYTHON=$(PYTHON) ./scripts/build-wheel.sh
+
+# The wheel installed into a fresh venv and run with PATH and LD_LIBRARY_PATH stripped of the
+# toolchain and the build tree (python/tests/test_wheel.py). Needs only numpy and pytest in $(VENV), so
+# it runs from a clean clone too.
+wheel-test: wheel
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check numpy pytest
+	QUADCAT_WHEEL="$$(ls dist/quadcat-$$(cat VERSION)-*.whl)" PYTHONPATH=$(CURDIR)/python $(VENV)/bin/pytest -q -rs python/tests/test_wheel.py
+
+# The wheel in a Debian 12 root with Python alone, entered with chroot (root needed; the first run makes
+# the root with debootstrap: network to a Debian mirror, about 5 minutes). Not part of `make test`.
+wheel-chroot-test: wheel
+	./scripts/test-wheel-chroot.sh
 
 # The binary to $(PREFIX)/bin (default /usr/local/bin), so the commands `quadcat demo` prints work.
 install: build
@@ -75,4 +96,4 @@ bench-shards: deps
 	$(VENV)/bin/python bench/shards_bench.py "$$(tail -n 1 $(WORK)/shards.log)" $(ARGS)
 
 clean:
-	rm -rf .build $(VENV) python/build python/quadcat.egg-info
+	rm -rf .build .build-wheel $(VENV) .venv-wheel dist python/build python/quadcat.egg-info

@@ -8,7 +8,14 @@ Which binary is bundled (environment variable ``QUADCAT_BUNDLE_BINARY``):
 - a path: that already built binary (``make test`` passes ``.build/release/quadcat``, so pip does not
   compile Swift a second time).
 - ``none``: nothing; the package then runs ``QUADCAT_BIN`` or ``quadcat`` on PATH.
-A wheel with a binary is tagged for this platform; one without is pure Python.
+A wheel with a binary is tagged for this platform; one without is pure Python. ``make wheel`` builds
+the binary with the Swift standard library linked statically and hands this wheel to
+``auditwheel repair``, which bundles the C libraries it links and tags it manylinux (see
+scripts/build-wheel.sh).
+
+The version is the VERSION file at the repository root, the one the binary compiles in (an sdist,
+which has no repository around it, takes it from its PKG-INFO); the build writes it into the package
+as ``quadcat/_version_build.py``.
 """
 import os
 import shutil
@@ -16,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -26,6 +33,19 @@ except ImportError:  # setuptools < 70.1
 
 HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parent
+
+
+def package_version() -> str:
+    """The VERSION file at the repository root, or, in an sdist, the version its PKG-INFO recorded."""
+    version_file = REPOSITORY / "VERSION"
+    if version_file.is_file():
+        return version_file.read_text().strip()
+    pkg_info = HERE / "PKG-INFO"
+    if pkg_info.is_file():
+        for line in pkg_info.read_text().splitlines():
+            if line.startswith("Version:"):
+                return line.split(":", 1)[1].strip()
+    raise SystemExit(f"quadcat build: no VERSION file at {version_file} (nor a PKG-INFO beside setup.py)")
 
 
 def note(message: str) -> None:
@@ -67,10 +87,14 @@ def binary_to_bundle():
 
 
 class BuildWithBinary(build_py):
-    """Copies the binary into the built package as ``quadcat/_bin/quadcat``."""
+    """Copies the binary into the built package as ``quadcat/_bin/quadcat``, and writes the version
+    into ``quadcat/_version_build.py``."""
 
     def run(self):
         super().run()
+        if not self.editable_mode:  # an editable install reads VERSION from the checkout
+            version_module = Path(self.build_lib) / "quadcat" / "_version_build.py"
+            version_module.write_text(f'"""Written by setup.py from VERSION."""\nVERSION = {package_version()!r}\n')
         target = Path(self.build_lib) / "quadcat" / "_bin" / "quadcat"
         shutil.rmtree(target.parent, ignore_errors=True)  # never ship a binary left by an earlier build
         binary = bundled_binary()
@@ -92,6 +116,14 @@ class PlatformWheel(bdist_wheel):
         return ("py3", "none", platform) if not self.root_is_pure else (python, abi, platform)
 
 
+class BinaryDistribution(Distribution):
+    """With a binary bundled, the package installs into platlib (the wheel's root, not
+    ``.data/purelib``), where ``auditwheel repair`` looks for native code."""
+
+    def has_ext_modules(self):
+        return bundled_binary() is not None
+
+
 _decided = []
 
 
@@ -102,4 +134,4 @@ def bundled_binary():
     return _decided[0]
 
 
-setup(cmdclass={"build_py": BuildWithBinary, "bdist_wheel": PlatformWheel})
+setup(version=package_version(), distclass=BinaryDistribution, cmdclass={"build_py": BuildWithBinary, "bdist_wheel": PlatformWheel})

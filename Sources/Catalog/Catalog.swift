@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 import GRDB
 
 /// A quadcat catalog: one directory holding a corpus, its feature columns, targets and every subset
@@ -25,8 +26,9 @@ public final class Catalog: Sendable {
     /// shards, and reads of them go there.
     let sharding = ShardingLink()
 
-    /// The version recorded with every subset.
-    public static let toolVersion = "0.1.0"
+    /// The version recorded with every subset and printed by `quadcat --version`: the VERSION file at
+    /// the repository root, compiled in (the Python package and the wheel read the same file).
+    public static let toolVersion = String(cString: qc_version_file()).trimmingCharacters(in: .whitespacesAndNewlines)
 
     private init(root: URL, database: DatabasePool, waitingForWriter: (@Sendable () -> Void)?) {
         self.root = root

@@ -31,7 +31,7 @@ struct Quadcat: ParsableCommand {
             `python -m quadcat features CAT --corpus C --model M --checkpoint DIR ...`; \
             `python -m quadcat warmup` runs LESS's LoRA warmup.
             """,
-        version: "0.1.0",
+        version: Catalog.toolVersion,
         subcommands: [
             InitCommand.self, IngestCommand.self, AttachCommand.self, TargetCommand.self, SelectCommand.self,
             IndexCommand.self, CombineCommand.self, MixCommand.self, MetricCommand.self,

@@ -25,7 +25,9 @@ from .gradients import GradientWriter
 from .subset import Subset
 from . import features, reports
 
-__version__ = "0.1.0"
+from ._version import version as _version_from_build
+
+__version__ = _version_from_build()
 
 __all__ = [
     "Catalog", "GradientWriter", "Job", "QuadcatError", "ShardSet", "Subset", "binary", "binary_origin", "features", "reports",

@@ -3,8 +3,10 @@
 The package is a client of the command-line tool, so everything starts with finding it. In order:
 
 1. ``QUADCAT_BIN``: an explicit path wins (and must be an executable file).
-2. The binary bundled in the installed package (``quadcat/_bin/quadcat``): ``pip install ./python``
-   compiles and bundles it when the Swift toolchain is present, the way Rust CLIs ship in wheels.
+2. The binary bundled in the installed package (``quadcat/_bin/quadcat``): the wheel ``make wheel``
+   builds carries one that needs no Swift toolchain and no system libraries beyond glibc's (its C
+   libraries are in ``quadcat.libs/``), the way Rust CLIs ship in wheels; ``pip install ./python``
+   compiles and bundles one when the Swift toolchain is present.
 3. The release build of the source checkout the package is imported from (``.build/release/quadcat``
    beside ``python/``), for an editable install or a ``PYTHONPATH=python`` session.
 4. ``quadcat`` on ``PATH`` (``make install`` puts it in /usr/local/bin).

@@ -66,3 +66,15 @@ def test_the_wheel_bundles_the_binary_when_installed_by_make_test():
     if quadcat.binary_origin() != "bundled":
         pytest.skip(f"this install has no bundled binary (it runs {quadcat.binary_origin()})")
     assert Path(quadcat.binary()).parent == Path(quadcat.__file__).parent / "_bin"
+
+
+def test_one_version_the_VERSION_file_the_package_and_the_binary():
+    """The VERSION file at the repository root is the one place the version is written: the package
+    reads it (at build time, or from the checkout) and the binary compiles it in."""
+    version_file = Path(__file__).resolve().parents[2] / "VERSION"
+    if not version_file.is_file():
+        pytest.skip("not in a quadcat checkout")
+    version = version_file.read_text().strip()
+    assert quadcat.__version__ == version
+    said = subprocess.run([quadcat.binary(), "--version"], stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+    assert said == version

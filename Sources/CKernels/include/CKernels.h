@@ -13,6 +13,10 @@
 extern "C" {
 #endif
 
+/// The VERSION file at the repository root, as compiled in (with its trailing newline): quadcat's
+/// version. Swift reads it as `Catalog.toolVersion`.
+const char *qc_version_file(void);
+
 /// Returns 1 when the AVX2+FMA+F16C paths are in use, 0 for the portable path.
 int qc_simd_level(void);
 /// Forces the portable paths (1) or restores run-time dispatch (0). For tests that compare both paths.
