@@ -295,6 +295,22 @@ def run_features(args: argparse.Namespace, work: Path, cat, model_dir: str, chec
             "projection": report.projection}
 
 
+def run_kfac_features(args: argparse.Namespace, work: Path, cat, model_dir: str, checkpoints: List[str]) -> Dict[str, Any]:
+    """Quad's influence as its paper computes it: the last checkpoint's gradients through a K-FAC inverse
+    Gauss-Newton (``--preconditioner kfac``), a second gradient column ``kfac`` beside LESS's Adam
+    directions, with the target's plain gradients under the same name."""
+    from quadcat.features.pipeline import collect
+    if any(c.name == "kfac" for c in cat.info().corpus("pool").columns):
+        print("   reusing the catalog's K-FAC features")
+        return {}
+    report = collect(work / "cat.quadcat", corpus="pool", model=model_dir, checkpoints=checkpoints[-1:], target="python",
+                     validation=work / "target_validation.jsonl", preconditioner="kfac", gradient_column="kfac",
+                     lr=1.0, dim=args.dim, max_length=args.max_length, batch_size=args.feature_batch, dtype=args.dtype,
+                     device=args.device, progress=sys.stderr.isatty())
+    print(f"   K-FAC influence features: {report.tokens:,} tokens, {report.tokens_per_second:,.0f} tokens/s")
+    return {"tokens": report.tokens, "tokens_per_second": report.tokens_per_second}
+
+
 # 6. Selections.
 
 def select_all(args: argparse.Namespace, cat) -> Dict[str, List[Any]]:
@@ -320,6 +336,8 @@ def select_all(args: argparse.Namespace, cat) -> Dict[str, List[Any]]:
         "GTP": [select("gtp", selector="gtp", target="python", budget=args.budget)],
         "DPP": [select("dpp", selector="dpp", target="python", budget=args.budget)],
         "Quad": [select(f"quad-s{s}", selector="quad", target="python", budget=args.budget, seed=s) for s in seeds],
+        "Quad (K-FAC)": [select(f"quad-kfac-s{s}", selector="quad", target="python", budget=args.budget, seed=s,
+                                gradient_column="kfac") for s in seeds],
     }
 
 
@@ -593,6 +611,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     cat = stages.run("ingest", build_catalog, args, work)
     checkpoints = stages.run("warmup", run_warmup, args, work, model_dir)
     features = stages.run("features", run_features, args, work, cat, model_dir, checkpoints)
+    features["kfac"] = stages.run("K-FAC features", run_kfac_features, args, work, cat, model_dir, checkpoints)
     subsets = stages.run("selection", select_all, args, cat)
     evaluation = stages.run("fine-tunes + evaluation", evaluate_all, args, work, model_dir, subsets, stages)
     references = stages.run("metrics + report", record_metrics, args, cat, evaluation)

@@ -11,7 +11,7 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parent / "less_pipeline.py"
 REALBENCH = Path(__file__).resolve().parents[1].parent / "shared" / "realbench"
-SELECTORS = ["full pool", "random", "LESS", "LESS --dedup", "GTP", "DPP", "Quad"]
+SELECTORS = ["full pool", "random", "LESS", "LESS --dedup", "GTP", "DPP", "Quad", "Quad (K-FAC)"]
 
 pytestmark = pytest.mark.skipif(not (REALBENCH / "corpus.jsonl").is_file(), reason=f"{REALBENCH} is absent")
 
