@@ -74,6 +74,43 @@ struct ReportCLITests {
         }
     }
 
+    @Test func reportSortsByARecordedMetricAndChartsTheResults() throws {
+        let demo = Self.demo
+        #expect(demo.output.status == 0, "\(demo.output.stderr)")
+        // A copy of the demo's catalog, so that the other tests' pages stay without metrics.
+        let scratch = TemporaryDirectory("report-cli-sort")
+        let catalog = scratch.file("demo.quadcat").path
+        try FileManager.default.copyItem(atPath: demo.catalog, toPath: catalog)
+        let losses = ["demo-less": "3.86", "demo-gtp": "3.91", "demo-spice": "3.89", "demo-quad": "3.84"]
+        for (subset, loss) in losses {
+            let recorded = try QuadcatBinary.run(["metric", catalog, subset, "target_loss=\(loss)", "target_loss_sd=0.01", "--note", "2 seeds"])
+            #expect(recorded.status == 0, "\(recorded.stderr)")
+        }
+        let ascending = ["demo-quad", "demo-less", "demo-spice", "demo-gtp"]
+        for descending in [false, true] {
+            let out = scratch.file("sorted-\(descending).html")
+            let arguments = ["report", catalog] + Demo.subsets + ["--sort", "target_loss", "--out", out.path] + (descending ? ["--descending"] : [])
+            let written = try QuadcatBinary.run(arguments + ["--json"])
+            #expect(written.status == 0, "\(written.stderr)")
+            #expect(try JSONField.parse(Data(written.stdout.utf8))["charts"]?["metric-bars"]?.number == 1)
+            let page = try MarkupElement.parse(Data(contentsOf: out))
+            let order = (descending ? ascending.reversed() : ascending).map { "\($0)@1" } + ["demo-random@1"]
+            #expect(page.all("tr").compactMap { $0["data-subset"] } == order)
+            let header = try #require(page.all("th").first { $0["data-key"] == "metrics.target_loss" })
+            #expect(header.text == "target_loss (sorted)")
+            #expect(page.all(where: "data-chart", is: "lineage").map { $0["data-subset"]! } == order)
+            let chart = try #require(page.all(where: "data-chart", is: "metric-bars").first)
+            let bars = chart.descendants.filter { $0.name == "g" && $0["data-value"] != nil }
+            #expect(bars.map { $0["data-subset"]! } == Array(order.prefix(4)))
+            #expect(bars.map { $0["data-value"]! } == Array(order.prefix(4)).map { losses[String($0.dropLast(2))]! })
+            #expect(bars.allSatisfy { $0["data-sd"] == "0.01" && $0.all("title").first?.text.contains("(2 seeds)") == true })
+            #expect(chart.descendants.filter { $0["data-missing"] == "true" }.map { $0["data-subset"] } == ["demo-random@1"])
+        }
+        let unknown = try QuadcatBinary.run(["report", catalog, "demo-less", "--sort", "nope", "--out", scratch.file("z.html").path])
+        #expect(unknown.status == 1 && unknown.stderr.contains("no compared subset has a metric 'nope'") && unknown.stderr.contains("target_loss"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("z.html").path))
+    }
+
     @Test func reportWritesToStandardOutputAndRefusesBadRequests() throws {
         let demo = Self.demo
         let stdout = try QuadcatBinary.run(["report", demo.catalog, "demo-less", "demo-random", "--out", "-"])

@@ -89,13 +89,23 @@ enum CompareTable {
         }
     }
 
-    static func render(_ report: CompareReport) throws -> RenderedChart {
+    /// The table; the column of the metric the entries are sorted by (``CompareReport/sortedBy``)
+    /// reads "KEY (sorted)", as in `compare`'s text, and carries `aria-sort`.
+    static func render(_ report: CompareReport, descending: Bool = false) throws -> RenderedChart {
         let entries = try encodedEntries(report)
-        let (columns, cells) = layout(entries)
+        let laid = layout(entries)
+        var columns = laid.columns
+        let cells = laid.cells
+        let sortedKey = report.sortedBy.map { "metrics.\($0)" }
+        for i in columns.indices where columns[i].key == sortedKey {
+            columns[i].header += " (sorted)"
+            columns[i].help += descending ? " (the subsets are ordered by it, highest first)" : " (the subsets are ordered by it, lowest first)"
+        }
         var html = "<div class=\"table-wrap\"><table id=\"compare-table\" class=\"compare\" data-chart=\"compare-table\">"
         html += "<thead><tr>"
         for column in columns {
-            html += "<th scope=\"col\"\(SVGCanvas.attributes([("class", column.numeric ? nil : "text"), ("data-key", column.key), ("data-type", column.numeric ? "number" : "text"), ("title", column.help)]))>"
+            let sort = column.key == sortedKey ? (descending ? "descending" : "ascending") : nil
+            html += "<th scope=\"col\"\(SVGCanvas.attributes([("class", column.numeric ? nil : "text"), ("data-key", column.key), ("data-type", column.numeric ? "number" : "text"), ("title", column.help), ("aria-sort", sort)]))>"
             html += HTMLEscaping.escape(column.header) + "</th>"
         }
         html += "</tr></thead><tbody>"

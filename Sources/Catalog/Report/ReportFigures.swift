@@ -3,7 +3,9 @@ import Selectors
 
 /// Options for `report`.
 public struct ReportOptions: Sendable {
-    /// How the comparison is computed (target, label field, alpha, near-duplicate threshold).
+    /// How the comparison is computed (target, label field, alpha, near-duplicate threshold), and
+    /// the order of the subsets: `compare.sortBy` (a metric recorded with `quadcat metric`) and
+    /// `compare.descending` order the table, every per-subset panel and that metric's results chart.
     public var compare = CompareOptions()
     /// Bins of the corpus-wide score histograms.
     public var bins = 40
@@ -43,6 +45,8 @@ public struct ReportFigures: Sendable {
 
     /// The comparison, exactly as `compare` returns it for the same subsets and options.
     public var comparison: CompareReport
+    /// Whether the entries are ordered highest first by ``CompareReport/sortedBy``.
+    public var sortDescending = false
     /// The subsets' lineage and diagnostics, in the order of the comparison's entries.
     public var subsets: [SubsetInfo]
     public var rowDistributions: [RowDistribution]
@@ -93,7 +97,7 @@ extension Catalog {
         }
 
         return ReportFigures(
-            comparison: workings.report, subsets: workings.subsets, rowDistributions: rowDistributions,
+            comparison: workings.report, sortDescending: options.compare.sortBy != nil && options.compare.descending, subsets: workings.subsets, rowDistributions: rowDistributions,
             memberDistributions: memberDistributions, catalogName: root.lastPathComponent, generatedAt: Self.timestamp(),
             toolVersion: Self.toolVersion, command: options.command,
             timings: ["compare": compareSeconds, "summaries": Self.seconds(since: &clock)])

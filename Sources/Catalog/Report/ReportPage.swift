@@ -32,16 +32,31 @@ public enum ReportPage {
         facts.append("\(references.count) subset\(plural)")
         facts.append("made \(HTMLEscaping.escape(figures.generatedAt)) by quadcat \(HTMLEscaping.escape(figures.toolVersion))")
         page.raw(facts.joined(separator: " \u{00B7} ") + "</p>")
-        page.raw("<nav class=\"toc\"><a href=\"#comparison\">comparison</a><a href=\"#overlap\">overlap</a><a href=\"#labels\">labels</a><a href=\"#scores\">scores</a><a href=\"#runs\">selection runs</a><a href=\"#lineage\">lineage</a><a href=\"#reading\">reading the charts</a></nav></header>")
+        let metrics = MetricBarsChart.metrics(figures.subsets, sortedBy: report.sortedBy, descending: figures.sortDescending)
+        let resultsLink = metrics.isEmpty ? "" : "<a href=\"#results\">results</a>"
+        page.raw("<nav class=\"toc\"><a href=\"#comparison\">comparison</a>\(resultsLink)<a href=\"#overlap\">overlap</a><a href=\"#labels\">labels</a><a href=\"#scores\">scores</a><a href=\"#runs\">selection runs</a><a href=\"#lineage\">lineage</a><a href=\"#reading\">reading the charts</a></nav></header>")
 
         // The comparison table.
         page.section("comparison", "Comparison")
         page.paragraph("Every figure of <code>quadcat compare</code> for these subsets. Click a column header to sort; the number in each cell is rounded for reading, its exact value is in the cell's <code>data-value</code>.")
-        page.add(try CompareTable.render(report))
+        if let key = report.sortedBy {
+            let order = figures.sortDescending ? "highest" : "lowest"
+            page.paragraph("The subsets are ordered by their recorded <b>\(HTMLEscaping.escape(key))</b>, \(order) first (subsets without it last), here and in every per-subset panel below.")
+        }
+        page.add(try CompareTable.render(report, descending: figures.sortDescending))
         if !report.notes.isEmpty {
             page.raw("<ul class=\"notes\">" + report.notes.map { "<li>\(HTMLEscaping.escape($0))</li>" }.joined() + "</ul>")
         }
         page.raw("</section>")
+
+        // Results: what each subset did downstream, as recorded with `quadcat metric`.
+        if !metrics.isEmpty {
+            page.section("results", "Results")
+            page.paragraph("The metrics recorded for these subsets with <code>quadcat metric</code> (the latest value of each), one chart per metric with each subset's bar in its colour, lowest value first\(figures.sortDescending ? (report.sortedBy.map { " (\(HTMLEscaping.escape($0)), the order of the page, highest first)" } ?? "") : ""). A metric recorded as <code>KEY_sd</code> next to <code>KEY</code> draws as a \u{00B1} whisker on KEY's bar; hover a bar for its exact value, sd and note.")
+            page.raw("<div class=\"grid\">")
+            for metric in metrics { page.figure(MetricBarsChart.chart(metric, sorted: metric.key == report.sortedBy)) }
+            page.raw("</div></section>")
+        }
 
         // Overlap.
         page.section("overlap", "Overlap")
@@ -124,7 +139,7 @@ public enum ReportPage {
 
         // Reading the charts.
         page.section("reading", "Reading the charts")
-        page.paragraph("Colours are fixed: subsets take the Okabe\u{2013}Ito colour-blind-safe palette in order, the corpus is light grey, and the overlap heatmap uses a single-hue blue ramp whose lightness falls with the Jaccard index, so a grey-scale print keeps the order. Colour is never the only cue: every subset has its own labelled panel, lines in one chart also differ in dash pattern, and heatmap cells print their numbers.")
+        page.paragraph("Colours are fixed: subsets take the Okabe\u{2013}Ito colour-blind-safe palette in order, the corpus is light grey, and the overlap heatmap uses a single-hue blue ramp whose lightness falls with the Jaccard index, so a grey-scale print keeps the order. Colour is never the only cue: every subset has its own labelled panel, lines in one chart also differ in dash pattern, and heatmap cells print their numbers. A results bar ends at the recorded value, its whisker spans \u{00B1} the recorded sd; when the values lie close together far from zero its axis does not start at zero, and the chart's subtitle says where it starts.")
         page.raw("<p class=\"palette\">")
         for (i, name) in references.enumerated() {
             page.raw("<span><span class=\"swatch\" style=\"background:\(ReportPalette.subset(i))\"></span>\(HTMLEscaping.escape(name)) (\(ReportPalette.subsetNames[i % ReportPalette.subsetNames.count]))</span>")

@@ -9,7 +9,10 @@ struct ReportCommand: ParsableCommand {
             The page holds the comparison table of `compare` (sortable), the overlap of every pair of subsets \
             (shared rows and Jaccard), each subset's label distribution next to the corpus's (--label), each \
             row's LESS score and Quad influence for members and corpus (--target), each selector's objective \
-            trace and per-step series, and every subset's lineage. Everything is inline (SVG, CSS, one small \
+            trace and per-step series, every subset's lineage, and, when any subset has metrics recorded with \
+            `quadcat metric`, a Results section charting each metric per subset (a KEY_sd metric as a \
+            whisker on KEY's bars). --sort KEY orders the table and every panel by a recorded metric, as \
+            in `compare`. Everything is inline (SVG, CSS, one small \
             script); it opens offline, from an e-mail attachment, and prints.
             """)
 
@@ -22,6 +25,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Embedding cosine at or above which two members are near duplicates.") var nearDuplicate = 0.95
     @Option(help: "Largest subset whose GTP residual is computed (its cost grows with the square of the rows).") var gtpResidualLimit = CompareOptions().gtpResidualLimit
     @Option(help: "Bins of the score histograms.") var bins = 40
+    @Option(help: ArgumentHelp("Order the subsets by this recorded metric (quadcat metric), lowest first.", valueName: "KEY")) var sort: String?
+    @Flag(help: "With --sort: highest first.") var descending = false
     @Flag(help: "Print what was written as JSON.") var json = false
 
     func run() throws {
@@ -32,6 +37,8 @@ struct ReportCommand: ParsableCommand {
             options.compare.alpha = alpha
             options.compare.nearDuplicateCosine = nearDuplicate
             options.compare.gtpResidualLimit = gtpResidualLimit
+            options.compare.sortBy = sort
+            options.compare.descending = descending
             options.bins = bins
             options.command = Self.commandLine()
             let started = Date()
