@@ -618,7 +618,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     compared = cat.compare(*references, sort="target_loss", label="domain", target="python")
     ranking = [e.subset for e in compared.entries]
     print("   compare --sort target_loss: " + " < ".join(ranking))
-    report = cat.report(*references, out=work / "report.html", label="domain", target="python")
+    report = cat.report(*references, out=work / "report.html", label="domain", target="python", sort="target_loss")
     summary = {
         "args": vars(args), "split": split, "pool": pool, "model": description, "model_info": model_info,
         "features": features, "evaluation": evaluation, "seconds": stages.seconds, "load": stages.load,

@@ -225,13 +225,14 @@ class Catalog:
             "--descending" if descending else None))
 
     def report(self, *subsets: Union[str, Subset], out: PathLike = "report.html", label: Optional[str] = None,
-               target: Optional[str] = None) -> Mapping[str, Any]:
+               target: Optional[str] = None, sort: Optional[str] = None, descending: bool = False) -> Mapping[str, Any]:
         """Writes ``quadcat report``'s self-contained HTML page comparing ``subsets`` to ``out`` (charts of
-        overlaps, label shares, score distributions and objective traces, with each subset's lineage) and
-        returns what was written (path, bytes, charts, timings) as the CLI reports it."""
+        overlaps, label shares, score distributions and objective traces, recorded metrics, with each
+        subset's lineage) and returns what was written (path, bytes, charts, timings) as the CLI reports
+        it. ``sort``: order the page by one recorded metric (lowest first, or highest with ``descending``)."""
         names = [s.reference if isinstance(s, Subset) else s for s in subsets]
         return self._json("report", *names, "--out", os.fspath(out), *_option("--label", label),
-                          *_option("--target", target))
+                          *_option("--target", target), *_option("--sort", sort), "--descending" if descending else None)
 
     def diff(self, a: Union[str, Subset], b: Union[str, Subset]) -> DiffReport:
         """Rows only in ``a`` and only in ``b``, with their ranks and scores."""
