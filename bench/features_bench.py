@@ -11,7 +11,8 @@ tree's RssAnon every 20 ms:
 - floor:        one training step's forward + backward over the same batches (loss.backward on the LoRA
                 parameters): the least any per-example method can cost;
 - quadcat:      quadcat.features.collect (per-example gradients by hooks, Adam direction, sparse JL
-                projection to --dim, written into the catalog), the whole call;
+                projection to --dim, written into the catalog): its batch loops (as the floor's and
+                bergson's figures are loops), with the whole call (model loading, records, attach) beside;
 - quadcat-dense: the same with the dense LESS/TRAK-compatible Rademacher projection;
 - quadcat-loop: quadcat with per-example gradients by the batch-1 loop instead of hooks (why hooks);
 - less-loop:    LESS's own loop (batch 1, Adam direction, a dense projection every 16 examples)
@@ -140,8 +141,9 @@ def run_quadcat(args, saved, projection: str, method: str = "auto") -> dict:
                      dim=args.dim, projection=projection, max_length=args.max_length, batch_size=args.batch_size,
                      progress=False, method=method)
     tool = {("sjlt", "auto"): "quadcat", ("rademacher", "auto"): "quadcat-dense", ("sjlt", "loop"): "quadcat-loop"}
-    return {"tool": tool[(projection, method)], "examples": report.rows,
-            "tokens": report.tokens, "seconds": report.seconds, "method": report.method, "projection": report.projection}
+    return {"tool": tool[(projection, method)], "examples": report.rows, "tokens": report.tokens,
+            "seconds": report.compute_seconds, "whole_call_seconds": report.seconds, "method": report.method,
+            "projection": report.projection}
 
 
 def inner_products(args, saved, rows: int = 48) -> dict:
@@ -286,8 +288,9 @@ def main() -> None:
         r["tokens_per_s"] = round(rate, 1)
         ratio = (floor["tokens"] / floor["seconds"]) / rate if floor else float("nan")
         r["slowdown_vs_floor"] = round(ratio, 2)
+        whole = f"   (whole call {r['whole_call_seconds']:.2f} s)" if "whole_call_seconds" in r else ""
         print(f"{r['tool']:<14} {r['examples']:>8} {r['tokens']:>8} {r['seconds']:>8.2f} {rate:>9.0f} {ratio:>8.2f} "
-              f"{r.get('peak_rss_anon_mb', 0):>10.0f}")
+              f"{r.get('peak_rss_anon_mb', 0):>10.0f}{whole}")
     quality = inner_products(args, saved)
     print(f"inner products of exact Adam directions, {quality['rows']} rows, every pair, relative to |a||b| "
           f"(JL bound for all pairs {quality['jl_bound']:.3f}):")

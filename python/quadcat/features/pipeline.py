@@ -48,6 +48,9 @@ class FeatureReport:
     empty_rows: List[int]
     seconds: float
     tokens_per_second: float
+    #: Seconds in the batch loops alone (forward, backward, per-example gradients, preconditioning,
+    #: projection, writing), without loading models, streaming records or attaching.
+    compute_seconds: float
     resumed: bool
     work_directory: str
 
@@ -136,6 +139,7 @@ class _Run:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             self.device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
         self.counts = TokenCounts()
+        self.compute_seconds = 0.0
 
     # The plan.
 
@@ -179,6 +183,7 @@ class _Run:
             preconditioner=self.preconditioner, method=method_used, tokens=self.counts.tokens,
             truncated_rows=len(set(self.counts.truncated)), empty_rows=sorted(set(self.counts.empty)),
             seconds=round(seconds, 3), tokens_per_second=round(self.counts.tokens / seconds, 1) if seconds > 0 else 0.0,
+            compute_seconds=round(self.compute_seconds, 3),
             resumed=work.resumed, work_directory=os.fspath(work.path))
         if self.rank == 0 and not self.keep_work:
             work.remove()
@@ -352,7 +357,12 @@ class _Run:
 
         current_group = None
         try:
-            for batch_rows in self._row_batches(stage, rows, todo):
+            rows_iter = iter(self._row_batches(stage, rows, todo))
+            while True:
+                batch_rows = next(rows_iter, None)  # reading records is not compute
+                if batch_rows is None:
+                    break
+                started = time.perf_counter()
                 k = batch_rows[0][0] // self.batch_size
                 if current_group is not None and k // group_batches != current_group:
                     flush()
@@ -379,12 +389,15 @@ class _Run:
                 del grads
                 if group_batches == 1:
                     flush()
+                self.compute_seconds += time.perf_counter() - started
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{self.counts.tokens / max(1e-9, bar.format_dict['elapsed']):,.0f} tok/s", refresh=False)
+            started = time.perf_counter()
             flush()
             for matrix in outputs:
                 matrix.sync()
+            self.compute_seconds += time.perf_counter() - started
         finally:
             if bar is not None:
                 bar.close()
