@@ -93,3 +93,26 @@ def test_torch_generates_the_same_matrix_bit_for_bit_and_projects_alike():
         on_gpu = projector.project(torch.from_numpy(grads).cuda().half())
         assert on_gpu.device.type == "cuda"
         np.testing.assert_allclose(on_gpu.cpu().numpy(), projector.project(grads.astype(np.float16)), rtol=1e-3, atol=1e-3)
+
+
+@needs_torch
+def test_the_sparse_projection_follows_its_documented_definition():
+    """quadcat-sjltC: bucket k*b + (word >> 32) % b and sign by word & 1, word = mix64(mix64(seed) +
+    (i*C + k + 1) * GOLDEN), checked in plain Python integers, and pinned."""
+    from quadcat.features.projection import SparseSignProjector, _GOLDEN, _MASK, _mix64
+    projector = SparseSignProjector(seed=2**61 + 5, n_params=300, dim=96, nonzeros=3)
+    buckets, signs = projector.buckets_and_signs(0, 300)
+    state = _mix64(projector.seed)
+    for i in (0, 1, 150, 299):
+        for k in range(3):
+            word = _mix64((state + (i * 3 + k + 1) * _GOLDEN) & _MASK)
+            assert int(buckets[i, k]) == k * 32 + (word >> 32) % 32
+            assert float(signs[i, k]) == (1.0 if word & 1 else -1.0)
+    assert projector.identity == "quadcat-sjlt3:2305843009213693957:96"
+    pinned = SparseSignProjector(seed=3, n_params=2, dim=64).buckets_and_signs(0, 2)
+    assert pinned[0].tolist() == [[10, 24, 42, 56], [0, 28, 39, 48]] and pinned[1][0].tolist() == [-1.0, 1.0, -1.0, -1.0]
+    g = torch.randn(5, 300)
+    dense = torch.zeros(300, 96)
+    for k in range(3):
+        dense[torch.arange(300), buckets[:, k]] += signs[:, k]
+    assert torch.allclose(projector.project(g), g @ dense / 3 ** 0.5, atol=1e-5)

@@ -41,6 +41,14 @@ def _mix64(z: int) -> int:
     return z ^ (z >> 31)
 
 
+def _mix64_torch(z: Any) -> Any:
+    """SplitMix64's finaliser on an int64 torch tensor: int64 arithmetic wraps like uint64; right shifts
+    are arithmetic, so they are masked to logical ones."""
+    z = (z ^ ((z >> 30) & ((1 << 34) - 1))) * _signed(_MIX1)
+    z = (z ^ ((z >> 27) & ((1 << 37) - 1))) * _signed(_MIX2)
+    return z ^ ((z >> 31) & ((1 << 33) - 1))
+
+
 def _signed(value: int) -> int:
     """A uint64 bit pattern as the int64 with the same bits (torch has no uint64 arithmetic)."""
     return value - (1 << 64) if value >= 1 << 63 else value
@@ -115,11 +123,7 @@ class RademacherProjector:
         self._check_range(start, stop)
         rows = torch.arange(start, stop, dtype=torch.int64, device=device)[:, None]
         words = torch.arange(self.words, dtype=torch.int64, device=device)[None, :]
-        # int64 arithmetic wraps like uint64; right shifts are arithmetic, so they are masked to logical.
-        z = _signed(self._state) + (rows * self.words + words + 1) * _signed(_GOLDEN)
-        z = (z ^ ((z >> 30) & ((1 << 34) - 1))) * _signed(_MIX1)
-        z = (z ^ ((z >> 27) & ((1 << 37) - 1))) * _signed(_MIX2)
-        z = z ^ ((z >> 31) & ((1 << 33) - 1))
+        z = _mix64_torch(_signed(self._state) + (rows * self.words + words + 1) * _signed(_GOLDEN))
         # Each byte (little-endian, as on every torch device) expands to its 8 signs through a table.
         signs = _byte_signs(torch, device)[z.contiguous().view(torch.uint8).long()]
         return signs.reshape(stop - start, self.words * 64)[:, :self.dim]
@@ -269,10 +273,7 @@ class SparseSignProjector:
             raise ValueError(f"rows {start}..{stop} are outside the matrix's {self.n_params} rows")
         rows = torch.arange(start, stop, dtype=torch.int64, device=device)[:, None]
         ks = torch.arange(self.nonzeros, dtype=torch.int64, device=device)[None, :]
-        z = _signed(self._state) + (rows * self.nonzeros + ks + 1) * _signed(_GOLDEN)
-        z = (z ^ ((z >> 30) & ((1 << 34) - 1))) * _signed(_MIX1)
-        z = (z ^ ((z >> 27) & ((1 << 37) - 1))) * _signed(_MIX2)
-        z = z ^ ((z >> 31) & ((1 << 33) - 1))
+        z = _mix64_torch(_signed(self._state) + (rows * self.nonzeros + ks + 1) * _signed(_GOLDEN))
         high = (z >> 32) & 0xFFFFFFFF
         buckets = ks * self.block + high % self.block
         signs = (z & 1).to(torch.float32) * 2 - 1
