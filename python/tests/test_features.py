@@ -116,3 +116,17 @@ def test_the_sparse_projection_follows_its_documented_definition():
     for k in range(3):
         dense[torch.arange(300), buckets[:, k]] += signs[:, k]
     assert torch.allclose(projector.project(g), g @ dense / 3 ** 0.5, atol=1e-5)
+
+
+@needs_torch
+def test_a_recorded_identity_rebuilds_its_projector():
+    from quadcat.features.projection import SparseSignProjector, projector_for
+    g = torch.randn(3, 500)
+    for original in (RademacherProjector(11, 500, 64), SparseSignProjector(11, 500, 64, nonzeros=8)):
+        rebuilt = projector_for(original.identity, 500)
+        assert type(rebuilt) is type(original) and rebuilt.identity == original.identity
+        assert torch.equal(rebuilt.project(g), original.project(g))
+    with pytest.raises(ValueError, match="unknown projection kind 'rademacher'"):
+        projector_for("rademacher:0:64", 500)
+    with pytest.raises(ValueError, match="is not KIND:SEED:DIM"):
+        projector_for("quadcat-sjlt4:x:64", 500)

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ float32 rounding, whatever else shares the batch and however it is padded):
 Which is faster was measured (``make bench-features``, BENCHMARKS.md): hooks, then func, then loop.
 """
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import torch
 from torch import nn

@@ -9,9 +9,8 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -24,7 +23,7 @@ from .per_example import PerExampleGradients, causal_lm_losses
 from .preconditioners import needs_optimizer_state, precondition
 from .projection import RademacherProjector, SparseSignProjector
 from .store import ResumableMatrix, WorkDirectory
-from .text import Fields, TokenCounts, Tokenizing, batches, collate
+from .text import Fields, TokenCounts, Tokenizing, batches, collate, has_loss_token
 
 PathLike = Union[str, "os.PathLike[str]"]
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -153,13 +152,14 @@ class _Run:
         stages = self._stages()
         request = self._request(corpus_info)
         work = WorkDirectory(self.catalog_path, request, self.work_dir)
-        self.request_targets_before = self.target is not None and any(
-            t.name == self.target and not work.resumed for t in self.catalog.targets())
-        if work.resumed and self.target is not None:  # was the target there before this run's first attach?
-            self.request_targets_before = bool(work.saved.get("target_existed"))
-        if not work.resumed:
-            self._refuse_existing_columns(stages)
-            work.request["target_existed"] = self.request_targets_before
+        # Whether the target was there before this run's first attach (its subtasks are given once): a
+        # resumed run may have attached the target itself, so it reads what its start noted.
+        if work.resumed:
+            self.target_existed = bool(work.saved.get("target_existed"))
+        else:
+            self.target_existed = self.target is not None and any(t.name == self.target for t in self.catalog.targets())
+            self._refuse_existing_columns(stages, corpus_info)
+            work.request["target_existed"] = self.target_existed
         self._distributed_setup()
         if self.rank == 0:
             work.create()
@@ -254,9 +254,8 @@ class _Run:
             "method": self.method, "columns": [self.gradient_column, self.embedding_column],
         }
 
-    def _refuse_existing_columns(self, stages: Sequence["_Stage"]) -> None:
-        info = self._corpus_info()
-        existing = set(info["columns"])
+    def _refuse_existing_columns(self, stages: Sequence["_Stage"], corpus_info: Mapping[str, Any]) -> None:
+        existing = set(corpus_info["columns"])
         for stage in stages:
             if stage.kind.startswith("pool"):
                 key = (stage.column, stage.checkpoint)
@@ -314,17 +313,11 @@ class _Run:
         stage.learning_rate = self._learning_rate(stage)
         if self.rank == 0:
             work.create()
-        gradients = work.matrix(stage.matrix_name, rows, self.dim, self.sync_seconds) if self.rank == 0 else None
-        self._barrier()
-        if gradients is None:
-            gradients = work.matrix(stage.matrix_name, rows, self.dim, self.sync_seconds)
+        gradients = self._shared_matrix(work, stage.matrix_name, rows, self.dim)
         embeddings = None
-        hidden = model.get_output_embeddings().in_features if stage.lm_embed else 0
         if stage.lm_embed:
-            embeddings = work.matrix(stage.embed_matrix_name, rows, hidden, self.sync_seconds) if self.rank == 0 else None
-            self._barrier()
-            if embeddings is None:
-                embeddings = work.matrix(stage.embed_matrix_name, rows, hidden, self.sync_seconds)
+            hidden = model.get_output_embeddings().in_features
+            embeddings = self._shared_matrix(work, stage.embed_matrix_name, rows, hidden)
         outputs = [m for m in (gradients, embeddings) if m is not None]
         capture = _LastTokenHidden(model) if stage.lm_embed else None
         todo = self._pending_batches(rows, outputs)
@@ -441,7 +434,7 @@ class _Run:
 
         def language(batch_rows: List[Tuple[int, Any]]) -> Tuple[Dict[str, torch.Tensor], List[int]]:
             examples = [tokenizing.example(row, record, self.counts) for row, record in batch_rows]
-            empty = [i for i, (_, labels) in enumerate(examples) if all(x == -100 for x in labels[1:])]
+            empty = [i for i, (_, labels) in enumerate(examples) if not has_loss_token(labels)]
             return collate(examples, pad, self.device), empty
         return language
 
@@ -458,10 +451,7 @@ class _Run:
         from .embeddings import SentenceEmbedder
         embedder = SentenceEmbedder(self.embed, self.device)  # type: ignore[arg-type]
         stage.projection_identity = None
-        matrix = work.matrix(stage.matrix_name, rows, embedder.dim, self.sync_seconds) if self.rank == 0 else None
-        self._barrier()
-        if matrix is None:
-            matrix = work.matrix(stage.matrix_name, rows, embedder.dim, self.sync_seconds)
+        matrix = self._shared_matrix(work, stage.matrix_name, rows, embedder.dim)
         todo = self._pending_batches(rows, [matrix])
         bar = self._progress(stage, todo)
         text = self.fields.text
@@ -481,6 +471,13 @@ class _Run:
         if bar is not None:
             bar.close()
         return None
+
+    def _shared_matrix(self, work: WorkDirectory, name: str, rows: int, dim: int) -> ResumableMatrix:
+        """A work matrix every rank writes into: rank 0 creates (or reopens) it, the others open it
+        after a barrier, so no rank opens a file that is still being created."""
+        matrix = work.matrix(name, rows, dim, self.sync_seconds) if self.rank == 0 else None
+        self._barrier()
+        return matrix if matrix is not None else work.matrix(name, rows, dim, self.sync_seconds)
 
     def _projector(self, n_params: int) -> Any:
         if self.projection == "rademacher":
@@ -539,7 +536,7 @@ class _Run:
     def _attach(self, stages: Sequence["_Stage"], work: WorkDirectory) -> None:
         done = work.attached()
         # a target that existed before this run has its subtasks already (they are given once)
-        subtasks_written = bool(self.request_targets_before)
+        subtasks_written = self.target_existed
         for stage in stages:
             outputs = [(stage.matrix_name, stage.kind, stage.column)]
             if stage.lm_embed:
@@ -553,7 +550,7 @@ class _Run:
                     raise RuntimeError(f"{matrix_path}: {int((rows == 0).sum())} rows were never computed; rerun the same command")
                 gradient = kind.endswith("grad")
                 if kind.startswith("pool"):
-                    report = self.catalog.attach(
+                    self.catalog.attach(
                         matrix_path, corpus=self.corpus, column=column, checkpoint=stage.checkpoint if gradient else None,
                         lr=stage.learning_rate if gradient else None, kind="gradient" if gradient else "embedding",
                         projection=stage.projection_identity if gradient else None, precision="f16" if gradient else None,
@@ -562,7 +559,7 @@ class _Run:
                     labels = None
                     if not subtasks_written and self.subtasks is not None:
                         labels = [str(r[self.subtasks]) for r in self.validation_records]
-                    report = self.catalog.add_target(
+                    self.catalog.add_target(
                         self.target, matrix_path, checkpoint=stage.checkpoint if gradient else None, column=column,  # type: ignore[arg-type]
                         kind="gradient" if gradient else "embedding",
                         projection=stage.projection_identity if gradient else None, subtasks=labels)

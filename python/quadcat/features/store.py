@@ -69,14 +69,6 @@ class ResumableMatrix:
     def is_done(self, rows: np.ndarray) -> bool:
         return bool(self.done[rows].all())
 
-    @property
-    def complete(self) -> bool:
-        return bool(self.done.all())
-
-    @property
-    def rows_done(self) -> int:
-        return int(self.done.sum())
-
 
 class WorkDirectory:
     """``CATALOG-features/RUNKEY/``: ``run.json`` (the request), the matrices, and ``attached.json``

@@ -65,10 +65,16 @@ class Tokenizing:
             ids, labels = ids[:self.max_length], labels[:self.max_length]
         if self.vocab_size is not None and ids and max(ids) >= self.vocab_size:
             raise ValueError(f"{self.source} row {row}: token id {max(ids)} is outside the model's vocabulary of {self.vocab_size}")
-        if sum(1 for label in labels[1:] if label != -100) == 0:
+        if not has_loss_token(labels):
             counts.empty.append(row)
         counts.tokens += len(ids)
         return ids, labels
+
+
+def has_loss_token(labels: Sequence[int]) -> bool:
+    """Whether an example has a token to predict: a label other than -100 after the first position (the
+    first token is never predicted)."""
+    return any(label != -100 for label in labels[1:])
 
 
 def collate(examples: Sequence[Tuple[List[int], List[int]]], pad_id: int, device: Any = None) -> Dict[str, torch.Tensor]:
@@ -114,4 +120,4 @@ def batches(rows: Iterable[Tuple[int, Mapping[str, Any]]], batch_size: int) -> I
         yield current
 
 
-__all__ = ["Fields", "TokenCounts", "Tokenizing", "batches", "collate"]
+__all__ = ["Fields", "TokenCounts", "Tokenizing", "batches", "collate", "has_loss_token"]

@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Sequence, Union
 import torch
 
 from ..catalog import Catalog
-from .text import Fields, TokenCounts, Tokenizing, collate
+from .text import Fields, TokenCounts, Tokenizing, collate, has_loss_token
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -68,7 +68,7 @@ def warmup(catalog: PathLike, *, corpus: str, model: str, out: PathLike, fractio
     counts = TokenCounts()
     examples = [tokenizing.example(row, record, counts) for row, record in
                 zip(sample.rows.tolist(), sample.records())]
-    examples = [e for e in examples if any(label != -100 for label in e[1][1:])]
+    examples = [e for e in examples if has_loss_token(e[1])]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     output = Path(out)
     last = _last_checkpoint(output)
