@@ -167,14 +167,18 @@ QC_AVX2 static inline double reduce8_avx2(__m256d lo, __m256d hi) {
     return _mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two));
 }
 
+// R rows x T vectors (R <= 2, T <= 3) over elements [j0, j1) (a multiple of 8 long): the 8-lane
+// accumulators of each product (lo then hi half, row-major R x T) start from `acc` and are written
+// back, so a product split over element blocks keeps every bit of the canonical chain.
 QC_AVX2 static inline __attribute__((always_inline)) void tile_avx2(
-    int R, int T, const void *const *rows, int format, const double *dirs, size_t ldd, size_t n, double *out, size_t ldo) {
+    int R, int T, const void *const *rows, int format, const double *dirs, size_t ldd, size_t j0, size_t j1, double *acc) {
     __m256d lo[2][3], hi[2][3];
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) lo[r][t] = hi[r][t] = _mm256_setzero_pd();
-    size_t chunks = n / 8;
-    for (size_t c = 0; c < chunks; c++) {
-        size_t j = 8 * c;
+        for (int t = 0; t < T; t++) {
+            lo[r][t] = _mm256_loadu_pd(acc + 8 * (r * T + t));
+            hi[r][t] = _mm256_loadu_pd(acc + 8 * (r * T + t) + 4);
+        }
+    for (size_t j = j0; j < j1; j += 8) {
         __m256d xl[2], xh[2];
         for (int r = 0; r < R; r++) load8_avx2(rows[r], format, j, &xl[r], &xh[r]);
         for (int t = 0; t < T; t++) {
@@ -187,34 +191,59 @@ QC_AVX2 static inline __attribute__((always_inline)) void tile_avx2(
     }
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
-            double s = reduce8_avx2(lo[r][t], hi[r][t]);
-            for (size_t j = 8 * chunks; j < n; j++) s = fma(load_x(rows[r], format, j), dirs[t * ldd + j], s);
-            out[r * ldo + t] = s;
+            _mm256_storeu_pd(acc + 8 * (r * T + t), lo[r][t]);
+            _mm256_storeu_pd(acc + 8 * (r * T + t) + 4, hi[r][t]);
         }
 }
 
-#define TILE256(R, T) case (R) * 8 + (T): tile_avx2(R, T, rows, format, dirs, n, out, ldo); break;
+#define TILE256(R, T) case (R) * 8 + (T): tile_avx2(R, T, rows, format, dirs, ldd, j0, j1, acc); break;
+
+QC_AVX2 static void tile_dispatch_avx2(int R, int T, const void *const *rows, int format, const double *dirs,
+                                       size_t ldd, size_t j0, size_t j1, double *acc) {
+    switch (R * 8 + T) {
+        TILE256(1, 1) TILE256(1, 2) TILE256(1, 3)
+        TILE256(2, 1) TILE256(2, 2) TILE256(2, 3)
+        default: break;
+    }
+}
 
 QC_AVX2 static void block_avx2(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd,
                                size_t ndirs, size_t n, double *out, size_t ldo) {
+    // As on AVX-512: element blocks of 512 keep a tile's three vector chunks (12 KB) and its two rows'
+    // chunks in L1, so long Float64 vectors (GTP's 32,768-long trajectories) are not streamed from
+    // memory once per tile; the accumulators wait in `lanes` between element blocks.
+    const size_t kc = 512;
+    size_t chunks = n / 8;
+    size_t full = 8 * chunks;
+    double *lanes = (double *)calloc(nrows * ndirs * 8, sizeof(double));
+    if (!lanes) { block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo); return; }
+    for (size_t j0 = 0; j0 < full; j0 += kc) {
+        size_t j1 = j0 + kc < full ? j0 + kc : full;
+        for (size_t t0 = 0; t0 < ndirs; t0 += 3) {
+            int T = (int)(ndirs - t0 < 3 ? ndirs - t0 : 3);
+            for (size_t r0 = 0; r0 < nrows; r0 += 2) {
+                int R = (int)(nrows - r0 < 2 ? nrows - r0 : 2);
+                double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
+                tile_dispatch_avx2(R, T, rows + r0, format, dirs + t0 * ldd, ldd, j0, j1, acc);
+            }
+        }
+    }
     for (size_t t0 = 0; t0 < ndirs; t0 += 3) {
         int T = (int)(ndirs - t0 < 3 ? ndirs - t0 : 3);
         for (size_t r0 = 0; r0 < nrows; r0 += 2) {
             int R = (int)(nrows - r0 < 2 ? nrows - r0 : 2);
-            const void *const *rr = rows + r0;
-            const double *dd = dirs + t0 * ldd;
-            double *oo = out + r0 * ldo + t0;
-            switch (R * 8 + T) {
-                case 1 * 8 + 1: tile_avx2(1, 1, rr, format, dd, ldd, n, oo, ldo); break;
-                case 1 * 8 + 2: tile_avx2(1, 2, rr, format, dd, ldd, n, oo, ldo); break;
-                case 1 * 8 + 3: tile_avx2(1, 3, rr, format, dd, ldd, n, oo, ldo); break;
-                case 2 * 8 + 1: tile_avx2(2, 1, rr, format, dd, ldd, n, oo, ldo); break;
-                case 2 * 8 + 2: tile_avx2(2, 2, rr, format, dd, ldd, n, oo, ldo); break;
-                case 2 * 8 + 3: tile_avx2(2, 3, rr, format, dd, ldd, n, oo, ldo); break;
-                default: break;
-            }
+            double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
+            for (int r = 0; r < R; r++)
+                for (int t = 0; t < T; t++) {
+                    double s = reduce8_avx2(_mm256_loadu_pd(acc + 8 * (r * T + t)), _mm256_loadu_pd(acc + 8 * (r * T + t) + 4));
+                    const void *x = rows[r0 + r];
+                    const double *y = dirs + (t0 + t) * ldd;
+                    for (size_t j = full; j < n; j++) s = fma(load_x(x, format, j), y[j], s);
+                    out[(r0 + r) * ldo + t0 + t] = s;
+                }
         }
     }
+    free(lanes);
 }
 
 static int has_avx512(void) {

@@ -6,10 +6,15 @@ import TestSupport
 /// user runs it (`quadcat select` in its own process), with wall time, peak anonymous memory, rows
 /// returned and the selector's own objective.
 ///
-///     quadcat-bench scale [--rows 270000] [--dim 8192] [--checkpoints 4] [--budgets 5%,0.5%]
-///                         [--selectors less,quad,spice,gtp,random] [--cold] [--work DIR]
+///     quadcat-bench scale [--pools reference,hard,diffuse] [--rows 270000] [--dim 8192] [--checkpoints 4]
+///                         [--budgets 5%,0.5%] [--selectors less,quad,spice,gtp,random] [--cold] [--work DIR]
+///
+/// Each pool of the family (``ScalePool/Configuration/setting(_:)``) is generated once into the work
+/// directory and reused by later runs; pools other than the last are deleted after their runs with
+/// `--drop` when the disk holds only one (each is 17.7 GB at the reference size).
 struct ScaleBench {
     let work: URL
+    let setting: String
     let configuration: ScalePool.Configuration
     let budgets: [String]
     let selectors: [String]
@@ -19,6 +24,7 @@ struct ScaleBench {
     let variants: [(label: String, selector: String, parameters: [String])]
 
     struct Row: Codable {
+        var pool: String
         var selector: String
         var label: String
         var budget: String
@@ -34,7 +40,8 @@ struct ScaleBench {
     }
 
     func run() throws -> [Row] {
-        let scale = ScaleCatalog(configuration: configuration, work: work)
+        let scale = ScaleCatalog(configuration: configuration, work: work, setting: setting)
+        report("pool \(setting): \(scale.directory.path)")
         _ = try scale.openOrBuild()
         let quadcat = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quadcat")
         report(String(format: "memory read bandwidth %.1f GB/s (1 thread), %.1f GB/s (2 threads)", Measure.memoryReadBandwidth(threads: 1), Measure.memoryReadBandwidth(threads: 2)))
@@ -61,7 +68,7 @@ struct ScaleBench {
                 }
                 let subset = try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
                 let row = Row(
-                    selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
+                    pool: setting, selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
                     peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
                     rows: subset.rowCount, budgetRows: subset.budget, objective: subset.diagnostics.objectiveTrace.last,
                     notes: subset.diagnostics.notes, timings: subset.diagnostics.timings, counters: subset.diagnostics.counters)

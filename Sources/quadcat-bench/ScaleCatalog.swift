@@ -13,10 +13,13 @@ struct ScaleCatalog {
     var catalogURL: URL { directory.appendingPathComponent("pool.quadcat") }
     private var stamp: URL { directory.appendingPathComponent("pool.json") }
 
-    init(configuration: ScalePool.Configuration, work: URL) {
+    /// `setting` names the pool's family member (``ScalePool/Configuration/setting(_:)``); the reference
+    /// pool keeps its old directory name.
+    init(configuration: ScalePool.Configuration, work: URL, setting: String = "reference") {
         self.configuration = configuration
         let c = configuration
-        directory = work.appendingPathComponent("scale-\(c.rows)x\(c.dimension)x\(c.checkpoints)-seed\(c.seed)")
+        let family = setting == "reference" ? "" : "-\(setting)"
+        directory = work.appendingPathComponent("scale\(family)-\(c.rows)x\(c.dimension)x\(c.checkpoints)-seed\(c.seed)")
     }
 
     /// Opens the catalog, building it first when it is missing or was built with other settings.

@@ -9,7 +9,8 @@ import TestSupport
 // `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build), run on Ray by
 //   bench/shards_bench.py.
 //   quadcat-bench quad-scale [--rows 10000000] [--dim 1024] [--stride 20]: Quad's clustering at 10^7 rows.
-//   quadcat-bench scale [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%] [--selectors ...] [--cold]
+//   quadcat-bench scale [--pools reference,hard,diffuse] [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%]
+//                       [--selectors ...] [--cold] [--drop]
 // The near-duplicate guard at the reference budget against a pairwise loop (GuardBench.swift):
 //   quadcat-bench guard [--members 13500] [--dim 384] [--rows N] [--threshold 0.95] [--baseline-members N]
 BLAS.useOptimizedKernels()
@@ -56,18 +57,28 @@ if arguments.first == "quad-scale" {
 }
 
 if arguments.first == "scale" {
-    var configuration = ScalePool.Configuration()
-    if let rows = option("--rows").flatMap(Int.init) { configuration.rows = rows }
-    if let dim = option("--dim").flatMap(Int.init) { configuration.dimension = dim }
-    if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
-    if let seed = option("--seed").flatMap(UInt64.init) { configuration.seed = seed }
-    let bench = ScaleBench(
-        work: work, configuration: configuration,
-        budgets: (option("--budgets") ?? "5%,0.5%").split(separator: ",").map(String.init),
-        selectors: (option("--selectors") ?? "less,quad,spice,gtp,random").split(separator: ",").map(String.init),
-        cold: arguments.contains("--cold"),
-        variants: [("spice-stochastic", "spice", ["mode=stochastic"])])
-    let rows = try bench.run()
+    var rows: [ScaleBench.Row] = []
+    let settings = (option("--pools") ?? "reference").split(separator: ",").map(String.init)
+    for setting in settings {
+        guard var configuration = ScalePool.Configuration.setting(setting) else {
+            report("unknown pool '\(setting)': the family is \(ScalePool.Configuration.settings.joined(separator: ", "))")
+            exit(2)
+        }
+        if let rows = option("--rows").flatMap(Int.init) { configuration.rows = rows }
+        if let dim = option("--dim").flatMap(Int.init) { configuration.dimension = dim }
+        if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
+        if let seed = option("--seed").flatMap(UInt64.init) { configuration.seed = seed }
+        let bench = ScaleBench(
+            work: work, setting: setting, configuration: configuration,
+            budgets: (option("--budgets") ?? "5%,0.5%").split(separator: ",").map(String.init),
+            selectors: (option("--selectors") ?? "less,quad,spice,gtp,random").split(separator: ",").map(String.init),
+            cold: arguments.contains("--cold"),
+            variants: [("spice-stochastic", "spice", ["mode=stochastic"])])
+        rows += try bench.run()
+        if arguments.contains("--drop") && setting != settings.last {
+            try FileManager.default.removeItem(at: ScaleCatalog(configuration: configuration, work: work, setting: setting).directory)
+        }
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     let out = work.appendingPathComponent("scale-results.json")

@@ -31,3 +31,25 @@ struct ProgressEstimateTests {
         #expect(event.secondsLeft(total: 10, elapsed: 3, since: 5) == .infinity)
     }
 }
+
+/// GTP's whole-run ETA counts the iterations its stall rule still expects from the residual trace.
+@Suite("GTP's run estimate")
+struct GTPRunEstimateTests {
+    @Test func stallOffOrNoTraceMeansTheIterationLimit() {
+        #expect(GTP.RunEstimate.iterationsAfter(3, trace: [0.5, 0.4], stall: 0, limit: 20) == 17)
+        #expect(GTP.RunEstimate.iterationsAfter(1, trace: [], stall: 1e-3, limit: 20) == 19)
+    }
+
+    @Test func aDropBelowTheStallShareMeansNoMoreIterations() {
+        // 0.4 -> 0.39996 is a drop of 1e-4 of the residual, under the stall share 1e-3.
+        #expect(GTP.RunEstimate.iterationsAfter(3, trace: [0.4, 0.39996], stall: 1e-3, limit: 20) == 0)
+    }
+
+    @Test func geometricDropsGiveTheIterationWhereTheyFallUnderTheShare() {
+        // Drops 0.5 (1 -> 0.5), then 0.05 (0.5 -> 0.475): ratio 0.1, so the next drops are 0.005
+        // (iteration 3, under way) and 0.0005 (iteration 4, the last: under 1e-3).
+        #expect(GTP.RunEstimate.iterationsAfter(3, trace: [0.5, 0.475], stall: 1e-3, limit: 20) == 1)
+        // The limit caps it.
+        #expect(GTP.RunEstimate.iterationsAfter(3, trace: [0.5, 0.475], stall: 1e-3, limit: 3) == 0)
+    }
+}

@@ -37,8 +37,58 @@ public struct ScalePool: Sendable {
         /// Typical gradient norm (realbench: about 2,000).
         public var norm: Float = 2000
         public var seed: UInt64 = 20_261_128
+        /// Scale of the noise parts (persistent and per checkpoint) against the reference model's.
+        public var noise: Float = 1
+        /// Weight of the direction every row shares (the reference: 0.25, cosine about 0.25 between rows).
+        public var common: Float = 0.25
+        /// Signal strength a_r, uniform in [low, high] for every topic; nil: the reference's draws (the
+        /// target topic 0.05-0.6, the others 0.15-0.5).
+        public var signalRange: [Float]? = nil
+        /// Share of the planted duplicates that copy their original exactly (the rest nearly).
+        public var exactDuplicateFraction = 0.6
+        /// Noise of a validation gradient around its subtask's direction (unit direction; 0.8 in the reference).
+        public var validationNoise: Float = 0.8
+        /// Weight of the target topic in each subtask's direction (against 0.6 of the subtask's own); lower
+        /// spreads the target's subtasks apart.
+        public var subtaskLean: Float = 0.8
 
         public init() {}
+
+        /// The pools `make bench-scale` measures every selector on (BENCHMARKS.md): the reference
+        /// generator's pool and two that load the selectors differently.
+        /// - `reference`: the default model (realbench's statistics; a strong shared direction, signal
+        ///   weakest in the target topic).
+        /// - `hard`: no shared direction; each row its topic's direction times a uniform weight in
+        ///   [0.2, 1] plus isotropic noise of about the same norm; 64 topics, the target about 2% of rows;
+        ///   1% exact duplicates. Gains do not flatten early and no sparse fit explains the target.
+        /// - `diffuse`: 256 topics, the target 1% of rows, noise 1.5x the reference's, validation rows
+        ///   spread wide around subtasks that lean little on the target topic.
+        public static func setting(_ name: String) -> Configuration? {
+            var c = Configuration()
+            switch name {
+            case "reference":
+                break
+            case "hard":
+                c.common = 0
+                c.signalRange = [0.2, 1]
+                c.noise = 0.6
+                c.targetShare = 0.02
+                c.duplicateShare = 0.01
+                c.exactDuplicateFraction = 1
+            case "diffuse":
+                c.topics = 256
+                c.targetShare = 0.01
+                c.noise = 1.5
+                c.validationNoise = 2
+                c.subtaskLean = 0.4
+            default:
+                return nil
+            }
+            return c
+        }
+
+        /// Names ``setting(_:)`` knows.
+        public static let settings = ["reference", "hard", "diffuse"]
 
         /// Learning rates per checkpoint, decaying as in a warmup run's epochs.
         public var learningRates: [Double] {
@@ -264,8 +314,8 @@ public struct ScalePool: Sendable {
     func poolGradient(row r: Int, checkpoint c: Int, into out: UnsafeMutablePointer<Float>) {
         let d = configuration.dimension
         let source = plan.root(r)
-        let noiseScale = 1 / Float(d).squareRoot()
         // Persistent part: 0.9 pi, then the checkpoint part 0.5 eps added on top.
+        let noiseScale = configuration.noise / Float(d).squareRoot()
         qc_fill_noise(configuration.seed, key(source, 1), 0.9 * noiseScale, out, d)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { scratch.deallocate() }
@@ -280,13 +330,14 @@ public struct ScalePool: Sendable {
         let signal = plan.signal[source]
         let lrScale = Float((configuration.learningRates[c] / configuration.learningRates[0]).squareRoot())
         let scale = plan.scale[source] * lrScale * configuration.norm
-        for j in 0..<d { out[j] = scale * (out[j] + 0.25 * common[j] + signal * topic[j]) }
+        let commonWeight = configuration.common
+        for j in 0..<d { out[j] = scale * (out[j] + commonWeight * common[j] + signal * topic[j]) }
     }
 
     func validationGradient(row v: Int, checkpoint c: Int, into out: UnsafeMutablePointer<Float>) {
         let d = configuration.dimension
         let direction = directions.subtask(v % configuration.subtasks, checkpoint: c)
-        qc_fill_noise(configuration.seed &+ 1, UInt64(v) &* 16 &+ UInt64(c), 0.8 / Float(d).squareRoot(), out, d)
+        qc_fill_noise(configuration.seed &+ 1, UInt64(v) &* 16 &+ UInt64(c), configuration.validationNoise / Float(d).squareRoot(), out, d)
         for j in 0..<d { out[j] += direction[j] }
         normalize(out, d, to: 5)
     }
@@ -366,14 +417,19 @@ extension ScalePool {
                 subtask[r] = rowRandom.nextInt(below: max(1, configuration.subtasks))
                 subtopic[r] = rowRandom.nextInt(below: 6)
                 scale[r] = Float(exp(0.2 * rowRandom.nextGaussian()))
-                signal[r] = topic[r] == 0 ? Float(0.05 + 0.55 * rowRandom.nextUnitDouble()) : Float(0.15 + 0.35 * rowRandom.nextUnitDouble())
+                let strength = rowRandom.nextUnitDouble()
+                if let range = configuration.signalRange {
+                    signal[r] = range[0] + (range[1] - range[0]) * Float(strength)
+                } else {
+                    signal[r] = topic[r] == 0 ? Float(0.05 + 0.55 * strength) : Float(0.15 + 0.35 * strength)
+                }
                 if r > 0, rowRandom.nextUnitDouble() < configuration.duplicateShare {
                     // Documentation-like rows are mirrored more often: prefer an original of the same topic.
                     var original = rowRandom.nextInt(below: r)
                     for _ in 0..<8 where copyOf[original] != nil { original = rowRandom.nextInt(below: r) }
                     if copyOf[original] == nil {
                         copyOf[r] = original
-                        exactCopy[r] = rowRandom.nextUnitDouble() < 0.6
+                        exactCopy[r] = rowRandom.nextUnitDouble() < configuration.exactDuplicateFraction
                         topic[r] = topic[original]
                     }
                 }
@@ -414,7 +470,7 @@ extension ScalePool {
             }
             var bases = (0..<configuration.topics).map { unit(UInt64($0), d) }
             if bases.count > 1 { bases[1] = mix(bases[0], 0.55, bases[1], 0.835) }
-            let subtaskBases = (0..<configuration.subtasks).map { mix(bases[0], 0.8, unit(UInt64(500 + $0), d), 0.6) }
+            let subtaskBases = (0..<configuration.subtasks).map { mix(bases[0], configuration.subtaskLean, unit(UInt64(500 + $0), d), 0.6) }
             perCheckpoint = (1 + configuration.topics + configuration.subtasks) * d
             gradient = .allocate(capacity: configuration.checkpoints * perCheckpoint)
             for c in 0..<configuration.checkpoints {

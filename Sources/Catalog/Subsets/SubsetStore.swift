@@ -99,7 +99,9 @@ extension Catalog {
         if let progress {
             let selectorName = prepared.name
             selectorProgress = { @Sendable event in
-                progress(ProgressEvent(phase: "\(selectorName): \(event.phase)", completed: event.completed, total: event.total, unit: event.unit))
+                var named = event
+                named.phase = "\(selectorName): \(event.phase)"
+                progress(named)
             }
         }
         var selection: Selection

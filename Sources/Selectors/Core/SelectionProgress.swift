@@ -12,13 +12,17 @@ public struct SelectionProgress: Sendable, Equatable {
     /// pick is checked against every earlier pick): an ETA then extrapolates quadratically, not
     /// linearly, and still errs on the short side.
     public var costGrows: Bool
+    /// The selector's own estimate of the seconds left in the whole run (all phases to come), when it
+    /// has one (GTP: iterations still expected times the mean iteration).
+    public var runSecondsLeft: Double?
 
-    public init(phase: String, completed: Int, total: Int?, unit: String, costGrows: Bool = false) {
+    public init(phase: String, completed: Int, total: Int?, unit: String, costGrows: Bool = false, runSecondsLeft: Double? = nil) {
         self.phase = phase
         self.completed = completed
         self.total = total
         self.unit = unit
         self.costGrows = costGrows
+        self.runSecondsLeft = runSecondsLeft
     }
 }
 

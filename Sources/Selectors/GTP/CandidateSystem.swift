@@ -27,7 +27,8 @@ extension GTP {
 
         /// The system of `rows` (ascending), reusing what `previous` already holds.
         static func build(
-            rows: [Int], layout: TrajectoryLayout, targets: TargetGroups, reusing previous: CandidateSystem?, cost: inout Cost
+            rows: [Int], layout: TrajectoryLayout, targets: TargetGroups, reusing previous: CandidateSystem?, cost: inout Cost,
+            gramProgress: ((Int, Int) -> Void)? = nil
         ) throws -> CandidateSystem {
             let groups = targets.count
             var previousPosition: [Int: Int] = [:]
@@ -49,8 +50,9 @@ extension GTP {
                 for j in 0..<groups { products[i * groups + j] = freshProducts[k * groups + j] }
             }
             cost.gather += GTPTiming.seconds(since: start)
-            let gram = try previous.map { try $0.gram.carried(to: rows, diagonals: norms) }
+            let gram = try previous.map { try $0.gram.carried(to: rows, diagonals: norms, progress: gramProgress) }
                 ?? GramRows(candidates: rows, layout: layout, diagonals: norms)
+            gram.progress = gramProgress
             return CandidateSystem(rows: rows, gram: gram, squaredNorms: norms, targetProducts: products, layout: layout, groups: groups)
         }
 

@@ -28,7 +28,7 @@
 /// that are unusable or have a zero gradient at any checkpoint are never chosen.
 public enum GTP {
     public static let name = "gtp"
-    public static let version = "1"
+    public static let version = "2"
 
     /// A row whose trajectory lies within about 1e-3 rad of the span of the rows already in a fit
     /// (sin^2 of the angle below 1e-6) counts as a copy of them and never enters.
@@ -64,14 +64,23 @@ public enum GTP {
         pursuit.rowsOutsideCandidates = checkpoints[0].pool.candidateRows.map { layout.poolRows - $0.setCount } ?? 0
         let correlator = ResidualCorrelator(layout: layout)
         var cache = Pursuit.Cache()
+        var estimate = RunEstimate(parameters: parameters)
         while let request = pursuit.nextCorrelation {
+            estimate.beginIteration()
             let clock = ContinuousClock.now
+            let (snapshot, trace) = (estimate, pursuit.diagnostics.objectiveTrace)
+            // "iteration 3 of at most 20: correlating [###...] 40% 432000 rows, ETA 5 s, run ETA 1 min 10 s"
+            let report = { (stage: String, done: Int, total: Int?, unit: String) -> Void in
+                progress?(SelectionProgress(
+                    phase: "iteration \(request.iteration) of at most \(parameters.iterations): \(stage)", completed: done, total: total, unit: unit,
+                    runSecondsLeft: snapshot.secondsLeft(current: request.iteration, trace: trace)))
+            }
             let candidates = try correlator.top(request.count, residual: pursuit.residual, groups: pursuit.groups) { scanned, total in
-                progress?(SelectionProgress(phase: "iteration \(request.iteration): correlating", completed: scanned, total: total, unit: "rows"))
+                report("correlating", scanned, total, "rows")
             }
             pursuit.timings.correlation += GTPTiming.seconds(since: clock)
-            try pursuit.advance(candidates, eligibleRows: correlator.eligible.setCount, layout: layout, cache: &cache)
-            progress?(SelectionProgress(phase: "pursuit", completed: request.iteration, total: parameters.iterations, unit: "iterations"))
+            try pursuit.advance(candidates, eligibleRows: correlator.eligible.setCount, layout: layout, cache: &cache, stage: progress == nil ? nil : report)
+            estimate.endIteration()
         }
         if let selectionGuard, let system = cache.system {
             try pursuit.admitMembers(by: selectionGuard, system: system, layout: layout)
@@ -201,7 +210,7 @@ public enum GTP {
     }
 
     enum StopReason: String, Codable {
-        case tolerance, unchanged, noImprovement, noCorrelation, iterationLimit
+        case tolerance, unchanged, noImprovement, noCorrelation, iterationLimit, stalled
 
         func explanation(_ parameters: Parameters) -> String {
             switch self {
@@ -210,6 +219,7 @@ public enum GTP {
             case .noImprovement: return "the next iteration did not lower the residual"
             case .noCorrelation: return "no further row correlates positively with the residual"
             case .iterationLimit: return "the iteration limit (\(parameters.iterations)) was reached"
+            case .stalled: return "an iteration lowered the relative residual by less than the stall share \(parameters.stall) of it"
             }
         }
     }

@@ -90,7 +90,12 @@ extension GTP {
         /// One iteration, given the correlation pass's best rows (at most 2k, positive, eligible) and the
         /// number of eligible rows in the pool. `layout` must cover the whole pool (in a shard set: the
         /// shards concatenated), since the candidates' rows are read from it.
-        public mutating func advance(_ omega: [Candidate], eligibleRows: Int, layout: TrajectoryLayout, cache: inout Cache) throws {
+        ///
+        /// `stage` hears what the iteration is doing: (stage, units done, units in all, unit).
+        public mutating func advance(
+            _ omega: [Candidate], eligibleRows: Int, layout: TrajectoryLayout, cache: inout Cache,
+            stage: ((String, Int, Int?, String) -> Void)? = nil
+        ) throws {
             iteration += 1
             if iteration == 1 {
                 diagnostics.counters["eligibleRows"] = Double(eligibleRows)
@@ -109,11 +114,16 @@ extension GTP {
             diagnostics.counters["candidates.\(iteration)"] = Double(candidates.count)
 
             var cost = CandidateSystem.Cost()
-            let current = try CandidateSystem.build(rows: candidates, layout: layout, targets: targets, reusing: cache.system, cost: &cost)
+            stage?("reading candidates", 0, candidates.count, "rows")
+            let current = try CandidateSystem.build(
+                rows: candidates, layout: layout, targets: targets, reusing: cache.system, cost: &cost,
+                gramProgress: stage.map { report in { done, total in report("fitting: Gram rows", done, total, "rows") } })
             cache.system = current
             gatheredRows += cost.newRows
             candidateRowsRead = cost.newRows
             timings.gather += cost.gather
+            // The carried rows' new columns were computed while building the system.
+            timings.gram += current.gram.seconds
 
             var clock = ContinuousClock.now
             let gramBefore = current.gram.seconds
@@ -128,6 +138,7 @@ extension GTP {
                 .prefix(k).sorted()
             let pruned = current.restricted(to: Array(prunedPositions))
             let prunedStart = prunedPositions.flatMap { i in (0..<groups).map { fullFit[i * groups + $0] } }
+            stage?("refitting the \(prunedPositions.count) largest", 0, nil, "rows")
             let refit = try pruned.fit(warmStart: prunedStart)
             let gramSeconds = current.gram.seconds - gramBefore + pruned.gram.seconds
             timings.gram += gramSeconds
@@ -135,6 +146,7 @@ extension GTP {
             diagnostics.counters["gramRows.\(iteration)"] = Double(current.gram.computedRows)
 
             clock = ContinuousClock.now
+            stage?("residual", 0, nil, "rows")
             let refitNorms = GTP.rowNorms(refit, groups: groups)
             let support = refitNorms.indices.filter { refitNorms[$0] > 0 }
             let chosen = pruned.restricted(to: support)
@@ -154,10 +166,19 @@ extension GTP {
                         + "CoSaMP's pruning to k rows can raise it), so the subset of iteration \(iteration - 1) is kept")
                 return
             }
+            let previous = kept.relativeResidual
             kept = Fit(rows: chosen.rows, weights: weights, relativeResidual: relative)
             residual = newResidual
             diagnostics.objectiveTrace.append(relative)
-            if relative < parameters.tolerance { stop = .tolerance }
+            if relative < parameters.tolerance {
+                stop = .tolerance
+            } else if previous - relative < parameters.stall * previous {
+                stop = .stalled
+                diagnostics.notes.append(
+                    "the pursuit stopped after iteration \(iteration): it lowered the relative residual by "
+                        + "\(GTP.format((previous - relative) / previous * 100))% (\(GTP.format(previous)) -> \(GTP.format(relative))), "
+                        + "less than the stall share \(parameters.stall); parameter stall=0 runs on")
+            }
         }
 
         /// Walks the kept rows by weight through a near-duplicate guard and refits the rows it admits

@@ -48,6 +48,8 @@ extension GTP {
         private(set) var computedRows = 0
         /// Seconds spent and rows computed (diagnostics).
         private(set) var seconds = 0.0
+        /// Told (rows done, rows asked for) after each block of rows a call computes (progress lines).
+        var progress: ((Int, Int) -> Void)?
 
         var count: Int { candidates.count }
 
@@ -105,6 +107,7 @@ extension GTP {
                 let inBlock = Set(block)
                 uncovered.removeAll { inBlock.contains($0) }
                 first += block.count
+                progress?(first, missing.count)
             }
             computedRows += missing.count
             seconds += GTPTiming.seconds(since: started)
@@ -112,8 +115,9 @@ extension GTP {
 
         /// The Gram rows over a new candidate set: rows of variables present in both sets keep their
         /// entries for the shared columns and get the new columns computed (one GEMM for all of them).
-        func carried(to newCandidates: [Int], diagonals newDiagonals: [Double]) throws -> GramRows {
+        func carried(to newCandidates: [Int], diagonals newDiagonals: [Double], progress: ((Int, Int) -> Void)? = nil) throws -> GramRows {
             let next = GramRows(candidates: newCandidates, layout: layout, diagonals: newDiagonals)
+            next.progress = progress
             var oldPosition: [Int: Int] = [:]
             for (i, r) in candidates.enumerated() { oldPosition[r] = i }
             let columnSource = newCandidates.map { oldPosition[$0] }
@@ -134,6 +138,7 @@ extension GTP {
                         let target = next.rows[carriedRows[first + k]]!
                         for (j, column) in freshColumns.enumerated() { target[column] = values[k * freshColumns.count + j] }
                     }
+                    progress?(first + block, carriedRows.count)
                 }
                 next.seconds += GTPTiming.seconds(since: started)
             }

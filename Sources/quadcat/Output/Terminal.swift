@@ -79,6 +79,9 @@ private final class ProgressState: @unchecked Sendable {
         } else {
             line += done
         }
+        if let run = event.runSecondsLeft, run.isFinite {
+            line += ", run ETA " + Format.duration(run)
+        }
         FileHandle.standardError.write(Data(line.utf8))
     }
 }
