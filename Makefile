@@ -79,7 +79,9 @@ example: build python-env
 	$(VENV)/bin/python examples/less_pipeline.py --work $(WORK)/example $(ARGS)
 
 # Every selector at the LESS paper's pool size (270,000 x 8,192 x 4 checkpoints, about 18 GB of disk
-# in $(WORK)); smaller or larger with ARGS="--rows N --dim D --checkpoints C". See BENCHMARKS.md.
+# in $(WORK) per pool) on a family of three generated pools (reference, hard, diffuse: BENCHMARKS.md);
+# ARGS="--pools hard --runs gtp@5%,spice@0.5% --time-limit 600 --drop" picks pools and runs, stops
+# long runs, and keeps one pool on disk at a time; "--rows N --dim D --checkpoints C" resizes.
 WORK ?= $(CURDIR)/bench/out
 bench-scale: deps
 	$(SWIFT) build -c release

@@ -10,8 +10,10 @@ struct MeasuredRun {
     var status: Int32
     var standardOutput: Data
     var standardError: Data
+    /// The run was stopped (SIGTERM) at its time limit.
+    var timedOut = false
 
-    static func run(_ executable: URL, _ arguments: [String], interval: Double = 0.05) throws -> MeasuredRun {
+    static func run(_ executable: URL, _ arguments: [String], interval: Double = 0.05, timeLimit: Double? = nil) throws -> MeasuredRun {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -25,10 +27,15 @@ struct MeasuredRun {
         let start = DispatchTime.now().uptimeNanoseconds
         try process.run()
         var peakAnon = 0, peakFile = 0
+        var timedOut = false
         while process.isRunning {
             let (anon, file) = Self.sample(process.processIdentifier)
             peakAnon = max(peakAnon, anon)
             peakFile = max(peakFile, file)
+            if let timeLimit, !timedOut, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 > timeLimit {
+                timedOut = true
+                process.terminate()
+            }
             Thread.sleep(forTimeInterval: interval)
         }
         process.waitUntilExit()
@@ -39,7 +46,7 @@ struct MeasuredRun {
         collected.append(err: err.fileHandleForReading.readDataToEndOfFile())
         return MeasuredRun(
             seconds: seconds, peakAnonymousBytes: peakAnon, peakFileBytes: peakFile, status: process.terminationStatus,
-            standardOutput: collected.out, standardError: collected.err)
+            standardOutput: collected.out, standardError: collected.err, timedOut: timedOut)
     }
 
     /// (RssAnon, RssFile) in bytes, or zeros once the process is gone.

@@ -22,6 +22,11 @@ struct ScaleBench {
     let cold: Bool
     /// Extra `--param` arguments per selector (e.g. SPICE's stochastic mode as its own row).
     let variants: [(label: String, selector: String, parameters: [String])]
+    /// Explicit (label, budget) runs instead of every selector at every budget (`--runs gtp@5%,...`);
+    /// a label is a selector or a variant's label.
+    var runs: [(label: String, budget: String)]? = nil
+    /// Runs longer than this are stopped and reported as not finished (`--time-limit SECONDS`).
+    var timeLimit: Double? = nil
 
     struct Row: Codable {
         var pool: String
@@ -50,36 +55,56 @@ struct ScaleBench {
         }
         var rows: [Row] = []
         report("selector       budget      rows       time   peak anon   peak file  objective")
-        for budget in budgets {
-            var runs: [(label: String, selector: String, parameters: [String])] = selectors.map { ($0, $0, []) }
-            runs += variants.filter { v in selectors.contains(v.selector) }
-            for run in runs {
-                if cold { DiskSpeed.evict(directory: scale.catalogURL.appendingPathComponent("chunks")) }
-                let name = "scale-\(run.label)-\(budget.replacingOccurrences(of: "%", with: "pct"))"
-                var arguments = [
-                    "select", scale.catalogURL.path, "--corpus", "pool", "--selector", run.selector, "--budget", budget, "--as", name, "--json",
-                ]
-                if run.selector != "spice" && run.selector != "random" { arguments += ["--target", "target"] }
-                for parameter in run.parameters { arguments += ["--param", parameter] }
-                let measured = try MeasuredRun.run(quadcat, arguments)
-                guard measured.status == 0 else {
-                    report("\(run.label) \(budget): failed (exit \(measured.status)): \(String(decoding: measured.standardError, as: UTF8.self).suffix(400))")
-                    continue
-                }
-                let subset = try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
-                let row = Row(
+        let known: [(label: String, selector: String, parameters: [String])] =
+            ["less", "quad", "spice", "gtp", "random", "dpp", "rds"].map { ($0, $0, []) } + variants
+        var plan: [(budget: String, run: (label: String, selector: String, parameters: [String]))] = []
+        if let runs {
+            for (label, budget) in runs {
+                guard let run = known.first(where: { $0.label == label }) else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "unknown run '\(label)'"]) }
+                plan.append((budget, run))
+            }
+        } else {
+            for budget in budgets {
+                let all = selectors.map { ($0, $0, [String]()) } + variants.filter { v in selectors.contains(v.selector) }
+                plan += all.map { (budget, $0) }
+            }
+        }
+        for (budget, run) in plan {
+            if cold { DiskSpeed.evict(directory: scale.catalogURL.appendingPathComponent("chunks")) }
+            let name = "scale-\(run.label)-\(budget.replacingOccurrences(of: "%", with: "pct"))"
+            var arguments = [
+                "select", scale.catalogURL.path, "--corpus", "pool", "--selector", run.selector, "--budget", budget, "--as", name, "--json",
+            ]
+            if run.selector != "spice" && run.selector != "random" { arguments += ["--target", "target"] }
+            for parameter in run.parameters { arguments += ["--param", parameter] }
+            let measured = try MeasuredRun.run(quadcat, arguments, timeLimit: timeLimit)
+            if measured.timedOut {
+                report(run.label.padding(toLength: 14, withPad: " ", startingAt: 0) + String(
+                    format: " %6@   did not finish in %.0f s (stopped); peak anon %.0f MB", budget, measured.seconds,
+                    Double(measured.peakAnonymousBytes) / 1e6))
+                rows.append(Row(
                     pool: setting, selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
                     peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
-                    rows: subset.rowCount, budgetRows: subset.budget, objective: subset.diagnostics.objectiveTrace.last,
-                    notes: subset.diagnostics.notes, timings: subset.diagnostics.timings, counters: subset.diagnostics.counters)
-                rows.append(row)
-                report(
-                    run.label.padding(toLength: 14, withPad: " ", startingAt: 0)
-                        + String(
-                            format: " %6@ %6d/%-6d %8.1f s %8.0f MB %8.0f MB  %@", budget, row.rows, row.budgetRows, row.seconds,
-                            row.peakAnonymousMB, row.peakFileMB, row.objective.map { String(format: "%.6g", $0) } ?? "-"))
-                for note in row.notes { report("    note: \(note)") }
+                    rows: 0, budgetRows: 0, objective: nil, notes: ["did not finish within the time limit"], timings: [:], counters: [:]))
+                continue
             }
+            guard measured.status == 0 else {
+                report("\(run.label) \(budget): failed (exit \(measured.status)): \(String(decoding: measured.standardError, as: UTF8.self).suffix(400))")
+                continue
+            }
+            let subset = try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
+            let row = Row(
+                pool: setting, selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
+                peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
+                rows: subset.rowCount, budgetRows: subset.budget, objective: subset.diagnostics.objectiveTrace.last,
+                notes: subset.diagnostics.notes, timings: subset.diagnostics.timings, counters: subset.diagnostics.counters)
+            rows.append(row)
+            report(
+                run.label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %6@ %6d/%-6d %8.1f s %8.0f MB %8.0f MB  %@", budget, row.rows, row.budgetRows, row.seconds,
+                        row.peakAnonymousMB, row.peakFileMB, row.objective.map { String(format: "%.6g", $0) } ?? "-"))
+            for note in row.notes { report("    note: \(note)") }
         }
         return rows
     }

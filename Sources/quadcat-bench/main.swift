@@ -10,7 +10,7 @@ import TestSupport
 //   bench/shards_bench.py.
 //   quadcat-bench quad-scale [--rows 10000000] [--dim 1024] [--stride 20]: Quad's clustering at 10^7 rows.
 //   quadcat-bench scale [--pools reference,hard,diffuse] [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%]
-//                       [--selectors ...] [--cold] [--drop]
+//                       [--selectors ...] [--runs gtp@5%,spice-pool@5%,...] [--time-limit SECONDS] [--cold] [--drop]
 // The near-duplicate guard at the reference budget against a pairwise loop (GuardBench.swift):
 //   quadcat-bench guard [--members 13500] [--dim 384] [--rows N] [--threshold 0.95] [--baseline-members N]
 BLAS.useOptimizedKernels()
@@ -58,7 +58,7 @@ if arguments.first == "quad-scale" {
 
 if arguments.first == "scale" {
     var rows: [ScaleBench.Row] = []
-    let settings = (option("--pools") ?? "reference").split(separator: ",").map(String.init)
+    let settings = (option("--pools") ?? ScalePool.Configuration.settings.joined(separator: ",")).split(separator: ",").map(String.init)
     for setting in settings {
         guard var configuration = ScalePool.Configuration.setting(setting) else {
             report("unknown pool '\(setting)': the family is \(ScalePool.Configuration.settings.joined(separator: ", "))")
@@ -73,8 +73,16 @@ if arguments.first == "scale" {
             budgets: (option("--budgets") ?? "5%,0.5%").split(separator: ",").map(String.init),
             selectors: (option("--selectors") ?? "less,quad,spice,gtp,random").split(separator: ",").map(String.init),
             cold: arguments.contains("--cold"),
-            variants: [("spice-stochastic", "spice", ["mode=stochastic"])])
-        rows += try bench.run()
+            variants: [("spice-stochastic", "spice", ["mode=stochastic"]), ("spice-pool", "spice", ["mode=pool"])])
+        var configured = bench
+        configured.runs = option("--runs").map { list in
+            list.split(separator: ",").map { item in
+                let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "5%")
+            }
+        }
+        configured.timeLimit = option("--time-limit").flatMap(Double.init)
+        rows += try configured.run()
         if arguments.contains("--drop") && setting != settings.last {
             try FileManager.default.removeItem(at: ScaleCatalog(configuration: configuration, work: work, setting: setting).directory)
         }

@@ -178,34 +178,34 @@ import Testing
     /// The stall rule only ends the loop early: the subset it returns is the one the pursuit without it
     /// holds after the same number of iterations, and the drop that stopped it is under the share.
     @Test func theStallRuleTruncatesThePursuit() throws {
-        var random = SeededRandom(seed: 31)
-        let centers = Self.gaussianMatrix(rows: 12, columns: 40, random: &random)
-        var pool = Matrix(rows: 300, columns: 40)
-        for r in 0..<300 {
+        // Noisy clusters that the pursuit keeps refining for several iterations (relative residual
+        // 0.410, 0.352, 0.324, 0.321, 0.3205 without the rule).
+        var random = SeededRandom(seed: 5)
+        let centers = Self.gaussianMatrix(rows: 12, columns: 60, random: &random)
+        var pool = Matrix(rows: 600, columns: 60)
+        for r in 0..<600 {
             let c = random.nextInt(below: 12)
-            for j in 0..<40 { pool[r, j] = centers[c, j] + 1.2 * Float(random.nextGaussian()) }
+            for j in 0..<60 { pool[r, j] = centers[c, j] + 2 * Float(random.nextGaussian()) }
         }
-        var target = Matrix(rows: 30, columns: 40)
+        var target = Matrix(rows: 30, columns: 60)
         for r in 0..<30 {
             let c = random.nextInt(below: 3)
-            for j in 0..<40 { target[r, j] = centers[c, j] + Float(random.nextGaussian()) }
+            for j in 0..<60 { target[r, j] = centers[c, j] + Float(random.nextGaussian()) }
         }
         let checkpoints = Self.checkpoints(pools: [pool], targets: [target])
-        let full = try GTP.select(checkpoints: checkpoints, budget: 12, parameters: GTP.Parameters(groups: 6, stall: 0, seed: 3))
-        let fullTrace = [1.0] + full.diagnostics.objectiveTrace
-        #expect(fullTrace.count >= 4, "the pursuit must run several iterations for this test to mean anything")
-        // A share between the last two drops' sizes stops the pursuit one step before the smaller drop.
-        let drops = zip(fullTrace, fullTrace.dropFirst()).map { ($0 - $1) / $0 }
-        let stop = drops.indices.dropFirst().first { drops[$0] < drops[$0 - 1] }!
-        let share = (drops[stop] + drops[stop - 1]) / 2
-        let stalled = try GTP.select(checkpoints: checkpoints, budget: 12, parameters: GTP.Parameters(groups: 6, stall: share, seed: 3))
-        let truncated = try GTP.select(checkpoints: checkpoints, budget: 12, parameters: GTP.Parameters(groups: 6, iterations: stall(stalled), stall: 0, seed: 3))
+        let share = 0.02
+        let full = try GTP.select(checkpoints: checkpoints, budget: 40, parameters: GTP.Parameters(groups: 6, stall: 0, seed: 3))
+        let stalled = try GTP.select(checkpoints: checkpoints, budget: 40, parameters: GTP.Parameters(groups: 6, stall: share, seed: 3))
+        #expect(stall(stalled) < stall(full), "the rule must cut this pursuit short for the test to mean anything")
+        let truncated = try GTP.select(
+            checkpoints: checkpoints, budget: 40, parameters: GTP.Parameters(groups: 6, iterations: stall(stalled), stall: 0, seed: 3))
         #expect(stalled.members == truncated.members)
         #expect(stalled.diagnostics.objectiveTrace == truncated.diagnostics.objectiveTrace)
+        // It stopped at the first iteration whose drop fell under the share.
         let trace = [1.0] + stalled.diagnostics.objectiveTrace
-        let last = trace.count - 1
-        #expect((trace[last - 1] - trace[last]) / trace[last - 1] < share)
-        #expect(zip(trace.dropLast(), trace.dropFirst().dropLast()).allSatisfy { ($0 - $1) / $0 >= share })
+        let drops = zip(trace, trace.dropFirst()).map { ($0 - $1) / $0 }
+        #expect(drops.last! < share)
+        #expect(drops.dropLast().allSatisfy { $0 >= share })
         #expect(stalled.diagnostics.notes.contains { $0.contains("stall share") })
     }
 
