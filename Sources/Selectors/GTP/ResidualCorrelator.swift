@@ -1,3 +1,4 @@
+import Dispatch
 import CKernels
 
 extension GTP {
@@ -59,7 +60,7 @@ extension GTP {
                                 }
                             }
                             products.withUnsafeMutableBufferPointer { p in
-                                qc_dot_rows_vectors(block.values.baseAddress!, rows, d, r.baseAddress!, groups, p.baseAddress!)
+                                Self.dots(block.values.baseAddress!, rows: rows, dimension: d, residual: r.baseAddress!, groups: groups, into: p.baseAddress!)
                                 for i in 0..<rows {
                                     let factor = rowFactors[block.firstRow + i]
                                     guard factor != 0 else { continue }
@@ -87,6 +88,21 @@ extension GTP {
 
         /// The `count` eligible rows with the largest positive c_z, best first (ties: lower row), their
         /// row numbers shifted by `offset` (a shard's first global row).
+        /// rows x groups products of a block with the residual parts, the rows split over both cores:
+        /// with 32 groups this is compute-bound (the block's decoding runs ahead on another thread), and
+        /// a row's products have the same bits however the rows are split (`qc_dot_rows_vectors`).
+        private static func dots(
+            _ values: UnsafePointer<Float>, rows: Int, dimension d: Int, residual: UnsafePointer<Float>, groups: Int,
+            into out: UnsafeMutablePointer<Float>
+        ) {
+            let parts = rows >= 64 ? 2 : 1
+            let shared = SendableCorrelationBuffers(values: values, residual: residual, out: out)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let lower = part * rows / parts, upper = (part + 1) * rows / parts
+                qc_dot_rows_vectors(shared.values + lower * d, upper - lower, d, shared.residual, groups, shared.out + lower * groups)
+            }
+        }
+
         func top(
             _ count: Int, residual: [Double], groups: Int, offset: Int = 0, progress: (Int, Int) -> Void = { _, _ in }
         ) throws -> [Pursuit.Candidate] {
@@ -95,4 +111,11 @@ extension GTP {
             return topK(scores, k: count) { eligible.contains($0) && scores[$0] > 0 }.map { Pursuit.Candidate(row: offset + $0, score: scores[$0]) }
         }
     }
+}
+
+/// A block's rows, the residual parts and the output, shared with the workers (disjoint output rows).
+private struct SendableCorrelationBuffers: @unchecked Sendable {
+    let values: UnsafePointer<Float>
+    let residual: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>
 }
