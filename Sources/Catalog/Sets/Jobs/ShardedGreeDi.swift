@@ -155,12 +155,12 @@ enum ShardedGreeDi {
         let request = try job.request
         var bag = ParameterBag(request.parameters)
         let budget = job.state.budgetRows
-        let inputs = try job.setInputs()
+        let (inputs, local) = try inputs(job, holding: union)
         var selection: Selection
         var fetched = 0
         if request.selector == .spice {
             let parameters = try SPICE.Parameters(&bag, seed: request.seed)
-            let pool = RowSubsetVectors(inputs.checkpoints[0].pool, rows: union)
+            let pool = RowSubsetVectors(inputs.checkpoints[0].pool, rows: local)
             fetched = union.count * pool.dimension * 2
             selection = try SPICE.select(gradients: pool, budget: budget, parameters: parameters)
         } else {
@@ -169,7 +169,7 @@ enum ShardedGreeDi {
             let standardization = try readStandardization(job)
             let checkpoints = inputs.checkpoints.map { checkpoint in
                 var subset = checkpoint
-                subset.pool = RowSubsetVectors(checkpoint.pool, rows: union)
+                subset.pool = RowSubsetVectors(checkpoint.pool, rows: local)
                 return subset
             }
             fetched = union.count * checkpoints.reduce(0) { $0 + $1.pool.dimension } * 2
@@ -179,6 +179,31 @@ enum ShardedGreeDi {
         }
         selection.members = selection.members.map { Member(row: union[$0.row], score: $0.score, weight: $0.weight) }
         return (selection, fetched)
+    }
+
+    /// The selector's inputs over only the shards that hold `rows` (global, sorted) and each row's
+    /// position in their concatenation: a merge opens the shards its candidates come from, not the set.
+    static func inputs(_ job: ShardJob, holding rows: [Int]) throws -> (SelectorInputs, local: [Int]) {
+        let shards = job.shardSet.manifest.shards
+        var owners: [Int] = [], local: [Int] = [], base = 0, shard = 0
+        for row in rows {
+            while row >= shards[shard].offset + shards[shard].rows { shard += 1 }
+            if owners.last != shard {
+                if let last = owners.last { base += shards[last].rows }
+                owners.append(shard)
+            }
+            local.append(base + row - shards[shard].offset)
+        }
+        guard !owners.isEmpty else { return (try job.setInputs(), []) }
+        let parts = try owners.map { try job.shardInputs($0) }
+        var inputs = parts[0]
+        inputs.rowCount = owners.reduce(0) { $0 + shards[$1].rows }
+        inputs.checkpoints = try inputs.checkpoints.indices.map { c in
+            var checkpoint = inputs.checkpoints[c]
+            checkpoint.pool = try ConcatenatedVectors(parts.map { $0.checkpoints[c].pool as! StoredVectors })
+            return checkpoint
+        }
+        return (inputs, local)
     }
 
     /// GreeDi's picks depend on the split: the recipe names the shards' sizes.
