@@ -157,7 +157,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--address", help="a running Ray cluster (default: start a local one)")
     run.add_argument("--num-cpus", type=int, help="CPUs of a local Ray")
     run.add_argument("--merge-fan-in", type=int, help="most results one spice/dpp merge reads (default 8); more shards merge as a tree")
-    make = commands.add_parser("build", help="build a shard set from a directory of document shards and feature files, one Ray task per shard")
+    make = commands.add_parser(
+        "build", help="build a shard set from a directory of document shards and feature files, one Ray task per shard",
+        description="Build a shard set from INPUTS, one task per shard (ingest, attach, target add), then add the shards in "
+                    "order and verify the set. INPUTS holds STEM.parquet|.jsonl|.jsonl.gz|.jsonl.zst (one file a shard), "
+                    "STEM.LABEL.npy|.safetensors per column (LABEL: name@checkpoint for a gradient, name for an embedding), "
+                    "optional STEM.LABEL.ids (the document ids of a sample's rows), and targets/NAME.LABEL.npy, "
+                    "targets/NAME.subtasks.txt. A rerun skips the shards already done.")
     building.add_arguments(make)
     make.add_argument("--engine", choices=["ray", "local"], default="ray")
     make.add_argument("--address", help="a running Ray cluster (default: start a local one)")
