@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-features bench-scale bench-shards clean
+.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-features bench-scale bench-shards bench-build clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -96,6 +96,12 @@ bench-shards: deps
 	mkdir -p $(WORK)
 	.build/release/quadcat-bench shards-build --work $(WORK) --shards $(SHARDS) $(POOL) | tee $(WORK)/shards.log
 	$(VENV)/bin/python bench/shards_bench.py "$$(tail -n 1 $(WORK)/shards.log)" $(ARGS)
+
+# A shard set built by the engine (quadcat.ray.build, one Ray task per shard) against the same shards
+# built one at a time: 32 JSONL shards, 64,000 rows by default (ARGS="--rows N --shards S ...").
+bench-build: build python-env
+	mkdir -p $(WORK)
+	$(VENV)/bin/python bench/build_bench.py $(WORK) $(ARGS)
 
 clean:
 	rm -rf .build .build-wheel $(VENV) .venv-wheel dist python/build python/quadcat.egg-info

@@ -4,7 +4,11 @@ on a local Ray, with the step and merge times and the bytes moved, and a project
 10^8 rows x 8,192 x 4 checkpoints on 16 and 128 machines from those figures.
 
 usage: shards_bench.py SET [--selectors less,random,quad,gtp,spice,rds] [--budget 0.5%] [--num-cpus 2]
-                       [--out results.json]
+                       [--out results.json] [--tree-fan-in 4 [--tree-selectors spice,dpp]]
+
+--tree-fan-in F: GreeDi's tree of merges of fan-in F against the flat merge (every shard's picks in one
+merge on the driver), for SPICE (and the DPP): the time of the merges at each level and the objective
+F (log det) of the tree's subset over the flat merge's (--selectors "" runs only this).
 """
 import argparse
 import json
@@ -41,6 +45,42 @@ def run(set_path, selector, budget, target):
     }
 
 
+def tree_against_flat(set_path, selector, budget, target, fan_in, shards):
+    """The same selection with a flat merge (fan-in = the shard count) and a tree of fan-in ``fan_in``:
+    per level, the merge steps' time (slowest and total) and the candidates of the driver's merge; the
+    objective F of each subset (log det, as ``compare`` reports it)."""
+    head = quadcat.ShardSet(set_path).head
+    out = {}
+    for kind, fan in (("flat", max(shards, 2)), ("tree", fan_in)):
+        name = f"bench-{selector}-{kind}"
+        started = time.monotonic()
+        subset = quadcat.ray.select(set_path, selector=selector, budget=budget, name=name, merge_fan_in=fan,
+                                    target=None if selector == "spice" else target)
+        wall = time.monotonic() - started
+        series = subset.info.diagnostics.series
+        rounds = [series[k] for k in sorted((k for k in series if k.startswith("stepSeconds.round")), key=lambda k: int(k.split("round")[-1]))]
+        leaf = 1 if selector == "spice" else 2
+        out[kind] = {
+            "fanIn": fan, "wall": wall, "rounds": len(rounds), "leafSteps": rounds[leaf - 1],
+            "mergeSteps": rounds[leaf:], "driverMerge": series.get("mergeSeconds", [0])[-1],
+            "logDet": head.compare(name).entries[0].log_det,
+        }
+    out["ratio"] = out["tree"]["logDet"] / out["flat"]["logDet"]
+    return out
+
+
+def print_tree(selector, result, budget_rows, shards):
+    for kind in ("flat", "tree"):
+        r = result[kind]
+        levels = " + ".join(f"{max(level):.2f}" for level in r["mergeSteps"]) or "none"
+        inner = sum(sum(level) for level in r["mergeSteps"])
+        last = len(r["mergeSteps"][-1]) if r["mergeSteps"] else shards
+        print(f"  {selector:<6} {kind:<5} fan-in {r['fanIn']:>3}: wall {r['wall']:7.1f} s; leaf steps slowest {max(r['leafSteps']):6.2f} s; "
+              f"merge steps slowest per level {levels} s (total {inner:.2f} s); driver merge {r['driverMerge']:6.2f} s "
+              f"over {last} results (<= {last * budget_rows:,} candidates); F {r['logDet']:.2f}")
+    print(f"  {selector:<6} F(tree) / F(flat) = {result['ratio']:.4f}")
+
+
 def project(result, rows, shards, budget_rows):
     """Seconds for TARGET_ROWS on each machine count, and the parts it is made of."""
     scale = TARGET_ROWS / rows
@@ -66,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--target", default="target")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--out")
+    parser.add_argument("--tree-fan-in", type=int, help="also compare GreeDi's tree of merges of this fan-in with the flat merge")
+    parser.add_argument("--tree-selectors", default="spice")
     args = parser.parse_args(argv)
     info = quadcat.ShardSet(args.set).info()
     rows, shards = info["rows"], len(info["shards"])
@@ -73,7 +115,7 @@ def main(argv=None):
     print(f"shard set {args.set}: {rows} rows in {shards} shards; local Ray with {args.num_cpus} CPUs; budget {args.budget}")
     print(f"{'selector':<8} {'rounds':>6} {'wall s':>8} {'steps s':>9} {'slowest':>8} {'merges s':>9} {'results':>10} {'broadcast':>10} {'fetched':>10}")
     results = []
-    for selector in args.selectors.split(","):
+    for selector in filter(None, args.selectors.split(",")):
         result = run(args.set, selector, args.budget, args.target)
         steps = sum(sum(r) for r in result["stepSecondsPerRound"])
         slowest = sum(max(r) for r in result["stepSecondsPerRound"])
@@ -90,6 +132,13 @@ def main(argv=None):
         parts = "; ".join(f"{m} machines {p['seconds'] / 60:.1f} min (steps {p['steps'] / 60:.1f}, transfer {p['transfer'] / 60:.1f}, merges {p['merges'] / 60:.1f})"
                           for m, p in projection.items())
         print(f"  {result['selector']:<8} {parts}")
+    if args.tree_fan_in:
+        rows_budget = int(round(float(args.budget.rstrip("%")) / 100 * rows)) if args.budget.endswith("%") else int(args.budget)
+        print(f"\nGreeDi: a tree of merges of fan-in {args.tree_fan_in} against the flat merge ({shards} shards, budget {rows_budget} rows):")
+        for selector in filter(None, args.tree_selectors.split(",")):
+            tree = tree_against_flat(args.set, selector, args.budget, args.target, args.tree_fan_in, shards)
+            print_tree(selector, tree, rows_budget, shards)
+            results.append({"selector": selector, "treeAgainstFlat": tree})
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(results, handle, indent=2)

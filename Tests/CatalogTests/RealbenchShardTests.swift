@@ -5,7 +5,8 @@ import TestSupport
 import Testing
 
 /// realbench split into 3 and 8 shards of unequal sizes selects what the single catalog selects
-/// (docs/ARCHITECTURE.md, "Shard sets"): the same members in the same order for the exact selectors, at least 98% of SPICE's F.
+/// (docs/ARCHITECTURE.md, "Shard sets"): the same members in the same order for the exact selectors, at least 98% of SPICE's F,
+/// and GreeDi's tree of merges at least 98% of the flat merge's F.
 @Suite("Shard sets on realbench", .enabled(if: Fixtures.realbench != nil, "realbench is absent"))
 struct RealbenchShardTests {
     @Test(arguments: [[0, 3100, 7000, 12000], [0, 500, 2100, 2300, 5000, 7700, 9100, 11000, 12000]])
@@ -32,5 +33,12 @@ struct RealbenchShardTests {
         let f = try SPICE.logDet(of: try set.head.members(sharded.reference).map(\.row), gradients: gradients, alpha: 1)
         print("realbench SPICE over \(cuts.count - 1) shards: F \(f), single \(fSingle), ratio \(f / fSingle)")
         #expect(f >= 0.98 * fSingle)
+        guard cuts.count > 4 else { return }
+        // A tree of merges of fan-in 2 (8 -> 4 -> 2 -> the driver) keeps 98% of the flat merge's F.
+        let tree = try LocalEngine(binary: nil).run(try ShardJob.create(set: set, request: request(.spice), engine: "test", mergeFanIn: 2))
+        let fTree = try SPICE.logDet(of: try set.head.members(tree.reference).map(\.row), gradients: gradients, alpha: 1)
+        print("realbench SPICE over \(cuts.count - 1) shards, a tree of fan-in 2: F \(fTree), flat merge \(f), ratio \(fTree / f)")
+        #expect(tree.diagnostics.counters["mergeLevels"] == 3)
+        #expect(fTree >= 0.98 * f)
     }
 }

@@ -15,7 +15,8 @@ reads.
 Which binary runs: :func:`binary` (and :func:`binary_origin`); ``QUADCAT_BIN`` overrides it.
 Modules: :mod:`quadcat.reports` (the dataclasses), :mod:`quadcat.features` (projection),
 :mod:`quadcat.gradients` (the writer), :mod:`quadcat.shards` (:class:`ShardSet`: one corpus over
-several catalogs) and :mod:`quadcat.ray` (shard-set selections with every step a Ray task).
+several catalogs), :mod:`quadcat.ray` (shard-set selections with every step a Ray task) and
+:mod:`quadcat.build` (a shard set built from a directory of shards, one task per shard).
 """
 from ._binary import binary, binary_origin
 from .catalog import Catalog

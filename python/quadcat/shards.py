@@ -91,15 +91,16 @@ class ShardSet:
     def plan(self, *, selector: str, budget: Union[int, str], name: str, target: Optional[str] = None,
              params: Optional[Mapping[str, Any]] = None, seed: int = 0, checkpoints: Optional[Sequence[int]] = None,
              gradient_column: Optional[str] = None, embedding_column: Optional[str] = None,
-             engine: str = "local processes") -> Job:
+             engine: str = "local processes", merge_fan_in: Optional[int] = None) -> Job:
         """Plans a selection (``quadcat set plan --json``): the job and its first round. ``engine`` is
-        recorded in the subset's lineage."""
+        recorded in the subset's lineage. ``merge_fan_in``: the most step results one merge of SPICE or
+        the DPP reads (default 8); more shards merge as a tree, each inner merge a step."""
         parameters = [arg for key, value in (params or {}).items() for arg in ("--param", f"{key}={_param(value)}")]
         report = _cli.run_json(_cli.arguments(
             "set", "plan", self.path, "--selector", selector, "--budget", budget, "--as", name, *_option("--target", target),
             *parameters, "--seed", seed, *_option("--checkpoints", ",".join(map(str, checkpoints)) if checkpoints else None),
             *_option("--gradient-column", gradient_column), *_option("--embedding-column", embedding_column),
-            "--engine", engine, "--json"))
+            *_option("--merge-fan-in", merge_fan_in), "--engine", engine, "--json"))
         return Job.from_report(report)
 
     def run(self, job: Job, run_steps: StepRunner) -> Subset:

@@ -84,6 +84,19 @@ def test_spice_over_shards_keeps_the_objective_and_the_local_engine_agrees(local
     assert gtp.rows.tolist() == single(demo, "gtp", "single-gtp-local").tolist()
 
 
+def test_spice_merges_as_a_tree_of_ray_tasks_past_the_fan_in(local_ray, shard_set):
+    """Fan-in 2 over 3 shards: the shards' greedy, one round of 2 merge tasks, then the driver's merge."""
+    flat = quadcat_ray.select(shard_set.path, selector="spice", budget=100, name="flat-spice")
+    tree = quadcat_ray.select(shard_set.path, selector="spice", budget=100, name="tree-spice", merge_fan_in=2)
+    assert len(tree.rows) == 100 and len(set(tree.rows.tolist())) == 100
+    jobs = list((shard_set.path / "jobs").glob("tree-spice-*"))
+    assert len(jobs) == 1 and sorted(p.name for p in (jobs[0] / "round-2").glob("*.result")) == ["shard-0.result", "shard-1.result"]
+    f_tree = shard_set.head.compare("tree-spice").entries[0].log_det
+    f_flat = shard_set.head.compare("flat-spice").entries[0].log_det
+    print(f"SPICE over 3 shards: tree of fan-in 2 F {f_tree}, flat merge {f_flat}, ratio {f_tree / f_flat:.4f}")
+    assert f_tree >= 0.98 * f_flat
+
+
 def test_a_worker_killed_mid_step_changes_nothing(local_ray, demo, shard_set, tmp_path):
     """The first attempt of shard 1's step announces its worker's pid and waits; the test kills that
     worker with SIGKILL; Ray retries the task, and the selection completes with the same members."""

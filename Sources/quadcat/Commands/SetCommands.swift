@@ -154,12 +154,13 @@ struct SetPlanCommand: ParsableCommand {
     @OptionGroup var path: SetPath
     @OptionGroup var selection: SelectionOptions
     @Option(help: "The engine to record in the lineage.") var engine = "job array"
+    @Option(help: "The most step results one merge of spice or dpp reads (default 8); more shards merge as a tree of merges, each a step.") var mergeFanIn: Int?
     @Flag(help: "Print the job as JSON (job directory, round, step and merge arguments).") var json = false
 
     func run() throws {
         try reportingErrors {
             let set = try ShardSet.open(at: path.url)
-            let job = try ShardJob.create(set: set, request: try selection.request(corpus: set.manifest.corpus), engine: engine)
+            let job = try ShardJob.create(set: set, request: try selection.request(corpus: set.manifest.corpus), engine: engine, mergeFanIn: mergeFanIn)
             if json { return try Terminal.printJSON(JobStatus(job)) }
             for step in job.stepArguments() { print((["quadcat"] + step).map(Shell.quote).joined(separator: " ")) }
             print((["quadcat"] + job.mergeArguments + ["--finish"]).map(Shell.quote).joined(separator: " "))
@@ -173,12 +174,13 @@ struct SetSelectCommand: ParsableCommand {
     @OptionGroup var path: SetPath
     @OptionGroup var selection: SelectionOptions
     @Option(help: "Steps running at once (default: the cores).") var parallel: Int?
+    @Option(help: "The most step results one merge of spice or dpp reads (default 8); more shards merge as a tree of merges, each a step.") var mergeFanIn: Int?
     @Flag(help: "Print the new subset as JSON.") var json = false
 
     func run() throws {
         try reportingErrors {
             let set = try ShardSet.open(at: path.url)
-            let job = try ShardJob.create(set: set, request: try selection.request(corpus: set.manifest.corpus), engine: "local processes")
+            let job = try ShardJob.create(set: set, request: try selection.request(corpus: set.manifest.corpus), engine: "local processes", mergeFanIn: mergeFanIn)
             let engine = LocalEngine(binary: Shell.currentExecutable, parallel: parallel ?? ProcessInfo.processInfo.activeProcessorCount)
             let subset = try engine.run(job, progress: Terminal.progressLine())
             Terminal.endProgress()

@@ -17,7 +17,7 @@ public struct LocalEngine: Sendable {
     /// Runs the job to its end and returns the stored subset.
     public func run(_ job: ShardJob, progress: ProgressHandler? = nil) throws -> SubsetInfo {
         while true {
-            progress?(ProgressEvent(phase: "round \(job.state.round): steps", completed: 0, total: job.shardCount, unit: "shards"))
+            progress?(ProgressEvent(phase: "round \(job.state.round): steps", completed: 0, total: job.stepCount(round: job.state.round), unit: "steps"))
             try runSteps(job, progress: progress)
             switch try job.merge() {
             case .nextRound: continue
@@ -27,7 +27,7 @@ public struct LocalEngine: Sendable {
     }
 
     func runSteps(_ job: ShardJob, progress: ProgressHandler?) throws {
-        let shards = Array(0..<job.shardCount)
+        let shards = Array(0..<job.stepCount(round: job.state.round))
         let failures = Failures()
         let next = Counter()
         let workers = min(parallel, shards.count)
@@ -44,7 +44,7 @@ public struct LocalEngine: Sendable {
                 } catch {
                     failures.add(shard, error)
                 }
-                progress?(ProgressEvent(phase: "round \(job.state.round): steps", completed: next.done(), total: shards.count, unit: "shards"))
+                progress?(ProgressEvent(phase: "round \(job.state.round): steps", completed: next.done(), total: shards.count, unit: "steps"))
             }
         }
         if let (shard, error) = failures.first {

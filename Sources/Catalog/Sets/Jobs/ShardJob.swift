@@ -47,6 +47,8 @@ public struct ShardJobState: Codable, Sendable {
     public var subset: String?
     /// The engine that ran the steps, for the lineage ("ray", "local", "job array").
     public var engine: String
+    /// The most step results one merge reads (GreeDi's tree of merges; nil: ``ShardJob/defaultMergeFanIn``).
+    public var mergeFanIn: Int?
     public var createdAt: String
     /// When the job was planned (seconds since 1970): a subset's time counts from here.
     public var startedAt = Date().timeIntervalSince1970
@@ -79,8 +81,15 @@ public final class ShardJob: @unchecked Sendable {
         self.state = state
     }
 
-    /// A new job for `request` over `set` (its budget resolved against the whole set).
-    public static func create(set: ShardSet, request: SelectRequest, engine: String) throws -> ShardJob {
+    /// The fan-in of GreeDi's merges when a job names none: up to 8 shards merge flat, as one merge.
+    public static let defaultMergeFanIn = 8
+
+    /// A new job for `request` over `set` (its budget resolved against the whole set). `mergeFanIn`: the
+    /// most step results one merge of SPICE or the DPP reads; more shards than that merge as a tree.
+    public static func create(set: ShardSet, request: SelectRequest, engine: String, mergeFanIn: Int? = nil) throws -> ShardJob {
+        if let mergeFanIn, mergeFanIn < 2 {
+            throw CatalogError(.invalidRequest, "a merge fan-in of \(mergeFanIn) merges nothing", remedy: "give 2 or more")
+        }
         guard Catalog.isValidSubsetName(request.name) else {
             throw CatalogError(.invalidRequest, "subset name '\(request.name)' must be letters, digits, '.', '_' or '-' (no '@')")
         }
@@ -104,6 +113,7 @@ public final class ShardJob: @unchecked Sendable {
         }
         let budget = request.budget.rows(of: set.manifest.rowCount)
         var state = ShardJobState(request: ShardJobRequest(request), budgetRows: budget, engine: engine, createdAt: Catalog.timestamp())
+        state.mergeFanIn = mergeFanIn
         state.stepSeconds = [[Double](repeating: 0, count: set.manifest.shards.count)]
         let job = ShardJob(set: set, directory: directory, state: state)
         try job.save()
@@ -128,6 +138,11 @@ public final class ShardJob: @unchecked Sendable {
         get throws { try state.request.selectRequest(corpus: shardSet.manifest.corpus) }
     }
     public var shardCount: Int { shardSet.manifest.shards.count }
+    public var mergeFanIn: Int { state.mergeFanIn ?? Self.defaultMergeFanIn }
+
+    /// The steps of `round`: one per shard, but in a round of GreeDi's tree of merges one per group of
+    /// the previous round's results.
+    public func stepCount(round: Int) -> Int { (try? ShardedPlans.stepCount(self, round: round)) ?? shardCount }
 
     func save() throws {
         let encoder = JSONEncoder()
@@ -161,9 +176,10 @@ public final class ShardJob: @unchecked Sendable {
         }
     }
 
-    /// The command lines (arguments after the binary) of the current round's steps, one per shard.
+    /// The command lines (arguments after the binary) of the current round's steps, one per shard (in a
+    /// merge round of a tree, `--shard I` names the group I).
     public func stepArguments() -> [[String]] {
-        (0..<shardCount).map { ["step", directory.path, "--shard", "\($0)"] }
+        (0..<stepCount(round: state.round)).map { ["step", directory.path, "--shard", "\($0)"] }
     }
 
     public var mergeArguments: [String] { ["merge", directory.path] }
@@ -173,10 +189,10 @@ public final class ShardJob: @unchecked Sendable {
     /// Runs this round's step for `shard` and writes its result. Idempotent: a rerun writes the same file.
     public func runStep(shard: Int) throws {
         guard state.subset == nil else { return }
-        guard shard >= 0, shard < shardCount else {
-            throw CatalogError(.invalidRequest, "shard \(shard) is outside the set's \(shardCount) shards")
-        }
         let round = state.round
+        guard shard >= 0, shard < stepCount(round: round) else {
+            throw CatalogError(.invalidRequest, "shard \(shard) is outside the \(stepCount(round: round)) steps of round \(round) (the set has \(shardCount) shards)")
+        }
         let started = Date()
         let result = try ShardedPlans.step(self, round: round, shard: shard)
         var data = Data("quadcat-step-v1 \(Date().timeIntervalSince(started))\n".utf8)
@@ -184,26 +200,35 @@ public final class ShardJob: @unchecked Sendable {
         try Self.writeAtomically(data, to: resultURL(round: round, shard: shard))
     }
 
-    /// The results of every step of `round`, in shard order, with the seconds each took. Refuses a
+    /// The results of every step of `round`, in step order, with the seconds each took. Refuses a
     /// missing result (naming the shard): a merge never reads a partial round.
     func results(round: Int) throws -> [Data] {
+        let count = stepCount(round: round)
         var out: [Data] = []
-        for shard in 0..<shardCount {
-            let url = resultURL(round: round, shard: shard)
-            guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw CatalogError(.invalidRequest, "round \(round) has no result from shard \(shard) (\(shardSet.manifest.shards[shard].path))", remedy: "run `quadcat step \(directory.path) --shard \(shard)` and merge again")
-            }
-            guard let newline = data.firstIndex(of: 0x0A), let header = String(data: data[..<newline], encoding: .utf8),
-                header.hasPrefix("quadcat-step-v1 "), let seconds = Double(header.dropFirst("quadcat-step-v1 ".count))
-            else {
-                throw CatalogError(.damaged, "\(url.path) is not a step result", remedy: "delete it and run the step again")
-            }
-            if state.stepSeconds.count < round { state.stepSeconds.append([Double](repeating: 0, count: shardCount)) }
-            state.stepSeconds[round - 1][shard] = seconds
-            state.resultBytes += data.count
-            out.append(Data(data[data.index(after: newline)...]))
+        for step in 0..<count {
+            let (seconds, data, bytes) = try result(round: round, step: step)
+            if state.stepSeconds.count < round { state.stepSeconds.append([Double](repeating: 0, count: count)) }
+            if state.stepSeconds[round - 1].count != count { state.stepSeconds[round - 1] = [Double](repeating: 0, count: count) }
+            state.stepSeconds[round - 1][step] = seconds
+            state.resultBytes += bytes
+            out.append(data)
         }
         return out
+    }
+
+    /// One step's result (without its header), the seconds it took and its size on disk.
+    func result(round: Int, step: Int) throws -> (seconds: Double, data: Data, bytes: Int) {
+        let url = resultURL(round: round, shard: step)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let what = stepCount(round: round) == shardCount && step < shardCount ? "shard \(step) (\(shardSet.manifest.shards[step].path))" : "merge group \(step)"
+            throw CatalogError(.invalidRequest, "round \(round) has no result from \(what)", remedy: "run `quadcat step \(directory.path) --shard \(step)` and merge again")
+        }
+        guard let newline = data.firstIndex(of: 0x0A), let header = String(data: data[..<newline], encoding: .utf8),
+            header.hasPrefix("quadcat-step-v1 "), let seconds = Double(header.dropFirst("quadcat-step-v1 ".count))
+        else {
+            throw CatalogError(.damaged, "\(url.path) is not a step result", remedy: "delete it and run the step again")
+        }
+        return (seconds, Data(data[data.index(after: newline)...]), data.count)
     }
 
     /// What a merge did: the job moves to the next round, or it is done.
@@ -222,7 +247,7 @@ public final class ShardJob: @unchecked Sendable {
         switch outcome {
         case .next:
             state.round += 1
-            state.stepSeconds.append([Double](repeating: 0, count: shardCount))
+            state.stepSeconds.append([Double](repeating: 0, count: stepCount(round: state.round)))
             try save()
             return .nextRound(state.round)
         case .finished(let selection, let extraRecipe):

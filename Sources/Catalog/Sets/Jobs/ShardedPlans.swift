@@ -11,7 +11,10 @@ import Selectors
 /// | random | 1 | each shard's k smallest keys h(seed, row) | the k smallest (exact) |
 /// | quad | 2 | the k-means sample's candidates; then every row's cluster and influence | the sample's fit; the bandit (exact) |
 /// | gtp | 1 per iteration | each shard's top 2k correlations with the broadcast residual | the pursuit step on the candidates' rows (exact) |
-/// | spice, dpp | 1 (dpp 2) | each shard's greedy picks | the greedy over their union (GreeDi) |
+/// | spice, dpp | 1 (dpp 2), then 1 per tree level | each shard's greedy picks; then each group's greedy over its children's picks | the greedy over their union (GreeDi) |
+///
+/// A merge reads at most the job's merge fan-in results: GreeDi over more shards merges as a tree, each
+/// inner merge a step (``ShardedGreeDi``).
 enum ShardedPlans {
     enum Outcome {
         /// The state of the next round is written; its steps can run.
@@ -27,6 +30,14 @@ enum ShardedPlans {
         case .quad: return try ShardedQuad.step(job, round: round, shard: shard)
         case .gtp: return try ShardedGTP.step(job, round: round, shard: shard)
         case .spice, .dpp: return try ShardedGreeDi.step(job, round: round, shard: shard)
+        }
+    }
+
+    /// The steps of `round`: one per shard, or per group in a round of GreeDi's tree.
+    static func stepCount(_ job: ShardJob, round: Int) throws -> Int {
+        switch try job.request.selector {
+        case .spice, .dpp: return try ShardedGreeDi.stepCount(job, round: round)
+        default: return job.shardCount
         }
     }
 
