@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PREFIX ?= /usr/local
 
-.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-features bench-scale bench-shards bench-build clean
+.PHONY: deps build demo test python-test python-env wheel wheel-test wheel-chroot-test install bench bench-features bench-scale bench-shards bench-build bench-kmeans clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -102,6 +102,16 @@ bench-shards: deps
 bench-build: build python-env
 	mkdir -p $(WORK)
 	$(VENV)/bin/python bench/build_bench.py $(WORK) $(ARGS)
+
+# Quad's k-means beside faiss.Kmeans on the same float16 embeddings and sample (BENCHMARKS.md, issue 23);
+# size with ARGS="--rows N --clusters K --sample S --iterations I".
+bench-kmeans: deps
+	$(SWIFT) build -c release
+	test -x .venv-kmeans/bin/python || $(PYTHON) -m venv .venv-kmeans
+	.venv-kmeans/bin/python -m pip install -q --disable-pip-version-check numpy faiss-cpu
+	mkdir -p $(WORK)
+	.build/release/quadcat-bench kmeans --work $(WORK) $(ARGS) | tee $(WORK)/kmeans.log
+	.venv-kmeans/bin/python bench/kmeans_faiss.py "$$(tail -n 1 $(WORK)/kmeans.log)"
 
 clean:
 	rm -rf .build .build-wheel $(VENV) .venv-wheel dist python/build python/quadcat.egg-info

@@ -8,6 +8,8 @@ import TestSupport
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
 // `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build), run on Ray by
 //   bench/shards_bench.py.
+//   quadcat-bench kmeans [--rows 1000000] [--clusters K] [--sample 100000] [--iterations 20] [--seedings 0,1,2]: k-means
+//     beside faiss (bench/kmeans_faiss.py reads the JSON path it prints; `make bench-kmeans`).
 //   quadcat-bench quad-scale [--rows 10000000] [--dim 1024] [--stride 20]: Quad's clustering at 10^7 rows.
 //   quadcat-bench scale [--pools reference,hard,diffuse] [--rows N] [--dim D] [--checkpoints C] [--budgets 5%,0.5%]
 //                       [--selectors ...] [--runs gtp@5%,spice-pool@5%,...] [--time-limit SECONDS] [--cold] [--drop]
@@ -42,6 +44,23 @@ if arguments.first == "guard" {
     if let threshold = option("--threshold").flatMap(Double.init) { bench.threshold = threshold }
     bench.baselineMembers = option("--baseline-members").flatMap(Int.init)
     try bench.run()
+    exit(0)
+}
+
+if arguments.first == "kmeans" {
+    let rows = option("--rows").flatMap(Int.init) ?? 1_000_000
+    let seedings: [(String, KMeans.Seeding)] = [
+        ("k-means|| (5 rounds, l = 0.5k)", .parallel(rounds: 5, oversampling: 0.5)),
+        ("k-means|| (5 rounds, l = 2k)", .parallel(rounds: 5, oversampling: 2)),
+        ("greedy k-means++", .greedyPlusPlus),
+    ]
+    let only = option("--seedings").map { Set($0.split(separator: ",").compactMap { Int($0) }) }
+    let out = try KMeansBench(
+        work: work, rows: rows, dimension: option("--emb-dim").flatMap(Int.init) ?? 384,
+        clusters: option("--clusters").flatMap(Int.init) ?? Int(Double(rows).squareRoot().rounded()),
+        sample: option("--sample").flatMap(Int.init) ?? 100_000, iterations: option("--iterations").flatMap(Int.init) ?? 20,
+        seedings: seedings.enumerated().filter { only?.contains($0.offset) ?? true }.map(\.element)).run()
+    print(out.path)
     exit(0)
 }
 

@@ -71,6 +71,15 @@ void qc_row_norms_f32(const float *src, size_t rows, size_t dim, float *norms);
 /// the one-row call gives (the summation order depends only on dim), so results do not depend on how a
 /// caller splits its rows. For few vectors this avoids the packing a GEMM does on every call.
 void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *vectors, size_t m, float *out);
+/// The nearest of k centroids (k x dim) for each of n rows, exactly as a scan of every centroid with
+/// `qc_dot_rows_vectors` would find it (distance ||c||^2 - 2 x.c, ties to the lower index), given
+/// `scores[i * k + j]` ~ x_i . c_j - ||c_j||^2 / 2 from any GEMM: only the centroids whose score lies
+/// within the rounding bound of the best are checked with the reference dot product, so the answer
+/// does not depend on how the GEMM blocked or rounded. `centroid_norms2` are the squared norms the
+/// scores used; `max_centroid_norm` the largest centroid norm. Writes the label and the squared
+/// distance ||x||^2 + ||c||^2 - 2 x.c (at least 0) of each row.
+void qc_nearest_refine(const float *rows, size_t n, size_t dim, const float *centroids, const float *centroid_norms2,
+                       size_t k, float max_centroid_norm, const float *scores, int64_t *labels, float *distances);
 /// Sum of all elements, accumulated with wide SIMD; used to measure memory-read bandwidth.
 double qc_sum_f32(const float *src, size_t n);
 

@@ -1,11 +1,12 @@
 import CKernels
 import Foundation
 
-/// Lloyd's k-means with greedy k-means++ seeding, deterministic for a seed (on one machine: the
-/// distance products run through BLAS, whose rounding may differ between CPU types).
+/// Lloyd's k-means with greedy k-means++ or k-means|| seeding, deterministic for a seed (on one
+/// machine: the means and seeding sums add floats in a fixed order, but CPU types may round differently).
 ///
 /// Distances use the expansion ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2, so each Lloyd step is one
-/// GEMM of the data against the centroids. Ties in assignment go to the lower cluster index.
+/// GEMM of the data against the centroids (``NearestCentroids``), its pick made exact. Ties in
+/// assignment go to the lower cluster index.
 public struct KMeans: Sendable {
     /// Number of clusters asked for (the fit may return fewer when there are fewer distinct rows).
     public var clusters: Int
@@ -15,12 +16,28 @@ public struct KMeans: Sendable {
     /// (scikit-learn's default tolerance is of the same order).
     public var tolerance: Double
 
-    public init(clusters: Int, seed: UInt64, maxIterations: Int = 100, tolerance: Double = 1e-4) {
+    /// How the first centroids are chosen.
+    public var seeding: Seeding
+
+    /// The seeding of the Lloyd iterations.
+    public enum Seeding: Sendable, Equatable {
+        /// Greedy k-means++ over every row: k passes over the data, each with `2 + ln k` trial centroids.
+        case greedyPlusPlus
+        /// k-means|| (Bahmani et al. 2012): `rounds` passes that each draw about `oversampling x k` rows
+        /// with probability proportional to their squared distance (each pass a GEMM against the new
+        /// draws), then greedy k-means++ over the draws weighted by the rows nearest to each.
+        case parallel(rounds: Int, oversampling: Double)
+    }
+
+    public init(
+        clusters: Int, seed: UInt64, maxIterations: Int = 100, tolerance: Double = 1e-4, seeding: Seeding = .greedyPlusPlus
+    ) {
         precondition(clusters > 0, "k-means needs at least one cluster")
         self.clusters = clusters
         self.seed = seed
         self.maxIterations = maxIterations
         self.tolerance = tolerance
+        self.seeding = seeding
     }
 
     /// The fitted model.
@@ -37,11 +54,28 @@ public struct KMeans: Sendable {
 
     /// Clusters the rows of `data`.
     public func fit(_ data: Matrix) -> Result {
+        fit(data, from: seed(data))
+    }
+
+    /// The first centroids, by ``seeding``.
+    public func seed(_ data: Matrix) -> Matrix {
         precondition(data.rows > 0, "k-means needs at least one row")
         var random = SeededRandom(seed: seed)
         let k = min(clusters, data.rows)
         let rowNorms = Self.squaredNorms(data)
-        var centroids = seedPlusPlus(data, rowNorms: rowNorms, k: k, random: &random)
+        switch seeding {
+        case .greedyPlusPlus:
+            return seedPlusPlus(data, rowNorms: rowNorms, k: k, random: &random)
+        case .parallel(let rounds, let oversampling):
+            return seedParallel(data, rowNorms: rowNorms, k: k, rounds: rounds, oversampling: oversampling, random: &random)
+        }
+    }
+
+    /// Lloyd iterations from the given centroids.
+    public func fit(_ data: Matrix, from initial: Matrix) -> Result {
+        precondition(data.rows > 0, "k-means needs at least one row")
+        let rowNorms = Self.squaredNorms(data)
+        var centroids = initial
         var assignments = [Int](repeating: -1, count: data.rows)
         var inertia = Double.infinity
         var iterations = 0
@@ -70,17 +104,17 @@ public struct KMeans: Sendable {
     ///
     /// Each step is one pass over the data, split into fixed-size parts (run on all cores) whose partial sums
     /// are added in a fixed order, so the result does not depend on thread timing.
-    private func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, random: inout SeededRandom) -> Matrix {
+    func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, weights: [Float]? = nil, random: inout SeededRandom) -> Matrix {
         let n = data.rows
         let trials = 2 + Int(log(Double(k)))
-        var chosen = [random.nextInt(below: n)]
+        var chosen = [weights.map { Self.weightedDraw($0, random: &random) } ?? random.nextInt(below: n)]
         var nearest = Self.squaredDistances(data, rowNorms: rowNorms, to: [chosen[0]]).values
         var cumulative = [Double](repeating: 0, count: n)
         let parts = Self.parts(n)
         while chosen.count < k {
             var total = 0.0
             for i in 0..<n {
-                total += Double(nearest[i])
+                total += Double(nearest[i]) * Double(weights?[i] ?? 1)
                 cumulative[i] = total
             }
             guard total > 0 else { break }  // every row coincides with a chosen centroid
@@ -104,7 +138,8 @@ public struct KMeans: Sendable {
                 nonisolated(unsafe) let out = sums
                 DispatchQueue.concurrentPerform(iterations: parts.count) { p in
                     for i in parts[p] {
-                        for t in 0..<trials { out[p * trials + t] += Double(min(near[i], d[i * trials + t])) }
+                        let w = Double(weights?[i] ?? 1)
+                        for t in 0..<trials { out[p * trials + t] += w * Double(min(near[i], d[i * trials + t])) }
                     }
                 }
             }
@@ -159,41 +194,10 @@ public struct KMeans: Sendable {
         return norms.map { $0 * $0 }
     }
 
-    /// Nearest centroid of each row and the squared distance to it.
+    /// Nearest centroid of each row and the squared distance to it (``NearestCentroids``).
     static func nearest(_ data: Matrix, rowNorms: [Float], centroids: Matrix) -> ([Int], [Float]) {
-        let k = centroids.rows
-        let centroidNorms = squaredNorms(centroids)
-        var assignments = [Int](repeating: 0, count: data.rows)
-        var distances = [Float](repeating: 0, count: data.rows)
-        let blockRows = min(data.rows, 16_384)
-        var products = [Float](repeating: 0, count: blockRows * k)
-        data.values.withUnsafeBufferPointer { x in
-            centroids.values.withUnsafeBufferPointer { c in
-                products.withUnsafeMutableBufferPointer { p in
-                    var first = 0
-                    while first < data.rows {
-                        let count = min(blockRows, data.rows - first)
-                        BLAS.gemm(
-                            transposeB: true, m: count, n: k, k: data.columns,
-                            a: x.baseAddress! + first * data.columns, lda: data.columns,
-                            b: c.baseAddress!, ldb: data.columns, c: p.baseAddress!, ldc: k)
-                        for i in 0..<count {
-                            var best = 0
-                            var bestDistance = Float.infinity
-                            let row = p.baseAddress! + i * k
-                            for j in 0..<k {
-                                let distance = centroidNorms[j] - 2 * row[j]
-                                if distance < bestDistance { bestDistance = distance; best = j }
-                            }
-                            assignments[first + i] = best
-                            distances[first + i] = max(0, bestDistance + rowNorms[first + i])
-                        }
-                        first += count
-                    }
-                }
-            }
-        }
-        return (assignments, distances)
+        let (labels, distances) = NearestCentroids(centroids).assign(data)
+        return (labels, distances)
     }
 
     /// New centroids as cluster means; an empty cluster takes the farthest row not yet used.
@@ -229,17 +233,19 @@ public struct KMeans: Sendable {
         return out
     }
 
-    /// Assigns every row of a (possibly streamed) source to the nearest of `centroids`.
+    /// Assigns every row of a (possibly streamed) source to the nearest of `centroids`, a block at a time.
     public static func assign(_ source: any VectorSource, centroids: Matrix) throws -> (assignments: [Int], distances: [Float]) {
         precondition(source.dimension == centroids.columns, "dimension mismatch")
         var assignments = [Int](repeating: 0, count: source.rowCount)
         var distances = [Float](repeating: 0, count: source.rowCount)
-        try source.forEachBlock { block in
-            let chunk = Matrix(rows: block.rowCount, columns: block.dimension, values: Array(block.values))
-            let (a, dist) = nearest(chunk, rowNorms: squaredNorms(chunk), centroids: centroids)
-            for i in 0..<block.rowCount {
-                assignments[block.firstRow + i] = a[i]
-                distances[block.firstRow + i] = dist[i]
+        let nearest = NearestCentroids(centroids)
+        try assignments.withUnsafeMutableBufferPointer { labels in
+            try distances.withUnsafeMutableBufferPointer { dist in
+                try source.forEachBlock { block in
+                    nearest.assign(
+                        block.values.baseAddress!, count: block.rowCount,
+                        labels: labels.baseAddress! + block.firstRow, distances: dist.baseAddress! + block.firstRow)
+                }
             }
         }
         return (assignments, distances)

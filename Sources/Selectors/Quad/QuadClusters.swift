@@ -4,7 +4,7 @@ import Foundation
 extension Quad {
     /// The k-means clusters (Quad's arms) of an embedding column, as `select` computes them.
     ///
-    /// k-means++ seeded Lloyd iterations (``KMeans``) run on a seeded sample of at most `sample` rows
+    /// k-means|| seeded Lloyd iterations (``KMeans``, ``kmeansSeeding``) run on a seeded sample of at most `sample` rows
     /// (all rows when there are fewer); every row is then assigned to its nearest centroid.
     ///
     /// - Parameters:
@@ -54,6 +54,13 @@ extension Quad {
     /// in a shard set the smallest over every shard's smallest) in row order.
     public static func sampleRows(_ smallest: [Int]) -> [Int] { smallest.sorted() }
 
+    /// Quad's seeding: k-means|| with 5 rounds of about k/2 draws each, whose passes are GEMMs (greedy
+    /// k-means++ makes k sequential passes over the sample: minutes at 3,162 clusters; BENCHMARKS.md, issue 23).
+    public static let kmeansSeeding = KMeans.Seeding.parallel(rounds: 5, oversampling: 0.5)
+    /// At most this many Lloyd iterations (faiss's `Kmeans` runs 25 by default); the fit also stops when
+    /// no row changes cluster or the objective improves by less than 1e-4 of itself.
+    public static let kmeansIterations = 20
+
     /// The k-means fit on the sampled rows' embeddings: centroids and Lloyd iterations. `usableRows` (the
     /// rows with an embedding in the whole pool) sets the default number of clusters, round(sqrt(n)).
     public static func fit(sample data: Matrix, usableRows: Int, clusters: Int?, seed: UInt64) throws -> (centroids: Matrix, iterations: Int) {
@@ -62,44 +69,32 @@ extension Quad {
             throw SelectorError("the embedding column holds NaN or infinite values in rows marked usable")
         }
         let k = clusters ?? max(1, Int(Double(usableRows).squareRoot().rounded()))
-        let result = KMeans(clusters: k, seed: streamSeed(seed, .kmeansSeeding)).fit(data)
+        let result = KMeans(
+            clusters: k, seed: streamSeed(seed, .kmeansSeeding), maxIterations: kmeansIterations, seeding: kmeansSeeding
+        ).fit(data)
         return (result.centroids, result.iterations)
     }
 
-    /// The nearest centroid of every row (-1 for rows without a usable embedding), one row at a time with
-    /// a fixed order of operations (not a GEMM over a block), so a row's cluster does not depend on the
-    /// rows around it: a shard assigns its rows exactly as the whole pool would (docs/ARCHITECTURE.md, "Shard sets").
+    /// The nearest centroid of every row (-1 for rows without a usable embedding), a block of the stored
+    /// column at a time as one SGEMM per block (``NearestCentroids``). The cluster of a row is exact, the one
+    /// a scan of every centroid with the reference dot product gives, so it does not depend on the rows
+    /// around it: a shard assigns its rows exactly as the whole pool would (docs/ARCHITECTURE.md, "Shard sets").
     public static func assign(_ embeddings: any VectorSource, centroids: Matrix) throws -> [Int] {
-        let k = centroids.rows, d = centroids.columns
-        guard embeddings.dimension == d else {
-            throw SelectorError("the embeddings have dimension \(embeddings.dimension), the centroids \(d)")
+        guard embeddings.dimension == centroids.columns else {
+            throw SelectorError("the embeddings have dimension \(embeddings.dimension), the centroids \(centroids.columns)")
         }
-        var centroidNorms = [Float](repeating: 0, count: k)
-        centroids.values.withUnsafeBufferPointer { qc_row_norms_f32($0.baseAddress!, k, d, &centroidNorms) }
-        centroidNorms = centroidNorms.map { $0 * $0 }
+        let nearest = NearestCentroids(centroids)
         var assignments = [Int](repeating: -1, count: embeddings.rowCount)
+        var distances = [Float](repeating: 0, count: embeddings.rowCount)
         let usable = embeddings.usableRows
-        let workers = ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1
-        try centroids.values.withUnsafeBufferPointer { c in
-            try assignments.withUnsafeMutableBufferPointer { out in
-                let shared = SharedAssignment(centroids: c.baseAddress!, norms: centroidNorms, out: out.baseAddress!)
+        try assignments.withUnsafeMutableBufferPointer { labels in
+            try distances.withUnsafeMutableBufferPointer { dist in
                 try embeddings.forEachBlock { block in
-                    let rows = block.rowCount, firstRow = block.firstRow
-                    let values = SharedRows(block.values.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: workers) { part in
-                        var products = [Float](repeating: 0, count: k)
-                        for i in stride(from: part, to: rows, by: workers) {
-                            let row = firstRow + i
-                            guard usable?.contains(row) ?? true else { continue }
-                            qc_dot_rows_vectors(values.pointer + i * d, 1, d, shared.centroids, k, &products)
-                            var best = 0
-                            var bestDistance = Float.infinity
-                            for j in 0..<k {
-                                let distance = shared.norms[j] - 2 * products[j]
-                                if distance < bestDistance { bestDistance = distance; best = j }
-                            }
-                            shared.out[row] = best
-                        }
+                    nearest.assign(
+                        block.values.baseAddress!, count: block.rowCount,
+                        labels: labels.baseAddress! + block.firstRow, distances: dist.baseAddress! + block.firstRow)
+                    if let usable {
+                        for row in block.firstRow..<(block.firstRow + block.rowCount) where !usable.contains(row) { labels[row] = -1 }
                     }
                 }
             }
@@ -175,17 +170,4 @@ extension Quad {
             }
         }
     }
-}
-
-/// Centroids and their squared norms shared read-only with the workers, and the assignment slots each
-/// worker writes for its own rows.
-private struct SharedAssignment: @unchecked Sendable {
-    let centroids: UnsafePointer<Float>
-    let norms: [Float]
-    let out: UnsafeMutablePointer<Int>
-}
-
-private struct SharedRows: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }

@@ -1,0 +1,116 @@
+import CKernels
+import Foundation
+import Selectors
+import Testing
+
+/// k-means at GEMM speed (issue 23): the blocked SGEMM assignment against brute force, and k-means|| seeding.
+@Suite("k-means")
+struct KMeansTests {
+    static func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64, scale: Float = 1) -> Matrix {
+        var random = SeededRandom(seed: seed)
+        return Matrix(rows: rows, columns: columns, values: (0..<rows * columns).map { _ in Float(random.nextGaussian()) * scale })
+    }
+
+    /// The reference: every centroid scanned with the one-row dot product, ties to the lower index.
+    static func referenceScan(_ data: Matrix, _ centroids: Matrix) -> [Int] {
+        (0..<data.rows).map { i in
+            var best = 0
+            var bestDistance = Float.infinity
+            data.values.withUnsafeBufferPointer { x in
+                centroids.values.withUnsafeBufferPointer { c in
+                    for j in 0..<centroids.rows {
+                        var p: Float = 0
+                        qc_dot_rows_vectors(x.baseAddress! + i * data.columns, 1, data.columns, c.baseAddress! + j * data.columns, 1, &p)
+                        var norm: Float = 0
+                        qc_row_norms_f32(c.baseAddress! + j * data.columns, 1, data.columns, &norm)
+                        let d = norm * norm - 2 * p
+                        if d < bestDistance { bestDistance = d; best = j }
+                    }
+                }
+            }
+            return best
+        }
+    }
+
+    /// Squared distance in double precision.
+    static func distance(_ data: Matrix, _ i: Int, _ centroids: Matrix, _ j: Int) -> Double {
+        (0..<data.columns).reduce(0.0) { $0 + pow(Double(data[i, $1]) - Double(centroids[j, $1]), 2) }
+    }
+
+    @Test(arguments: [(700, 3, 1), (700, 16, 5), (900, 37, 300), (700, 24, 3000)])
+    func theGEMMAssignmentIsABruteForceScan(shape: (Int, Int, Int)) {
+        let (n, d, k) = shape
+        let data = Self.randomMatrix(n, d, seed: UInt64(n + d + k))
+        let centroids = Self.randomMatrix(k, d, seed: UInt64(k), scale: 0.8)
+        let (labels, distances) = NearestCentroids(centroids).assign(data)
+        #expect(labels == Self.referenceScan(data, centroids))
+        var objective = 0.0, bruteObjective = 0.0
+        for i in 0..<n {
+            let all = (0..<k).map { Self.distance(data, i, centroids, $0) }
+            let best = all.min()!
+            // Same label as the double-precision brute force unless two centroids tie within float rounding.
+            if all[labels[i]] > best * (1 + 1e-5) + 1e-6 { Issue.record("row \(i): \(all[labels[i]]) against \(best)") }
+            #expect(abs(Double(distances[i]) - all[labels[i]]) <= 1e-4 * max(1, all[labels[i]]))
+            objective += Double(distances[i])
+            bruteObjective += best
+        }
+        #expect(abs(objective - bruteObjective) <= 1e-5 * bruteObjective)
+    }
+
+    @Test func aRowsClusterDoesNotDependOnTheBlockItCameIn() {
+        let data = Self.randomMatrix(1500, 20, seed: 4)
+        let centroids = Self.randomMatrix(2500, 20, seed: 5)  // blocks of 838 rows: two GEMMs
+        let nearest = NearestCentroids(centroids)
+        let whole = nearest.assign(data)
+        for size in [1, 7, 64, 1000] {
+            var labels: [Int] = [], distances: [Float] = []
+            for first in stride(from: 0, to: data.rows, by: size) {
+                let part = nearest.assign(data.rows(Array(first..<min(data.rows, first + size))))
+                labels += part.labels
+                distances += part.distances
+            }
+            #expect(labels == whole.labels, "blocks of \(size)")
+            #expect(distances.map(\.bitPattern) == whole.distances.map(\.bitPattern), "blocks of \(size)")
+        }
+    }
+
+    @Test func tiesGoToTheLowerCentroid() {
+        let centroids = Matrix(rowVectors: [[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0]])
+        let data = Matrix(rowVectors: [[1, 0, 0], [0, 1, 0], [0.5, 0.5, 0], [2, 0, 0], [0, 0, 0]])
+        let (labels, distances) = NearestCentroids(centroids).assign(data)
+        #expect(labels == [0, 1, 0, 0, 0])
+        #expect(distances[0] == 0 && distances[1] == 0 && distances[3] == 1)
+    }
+
+    static func blobs(_ count: Int, perBlob: Int, seed: UInt64) -> (Matrix, [Int]) {
+        var random = SeededRandom(seed: seed)
+        let centers = (0..<count).map { _ in (0..<8).map { _ in Float(random.nextGaussian()) * 10 } }
+        var rows: [[Float]] = [], truth: [Int] = []
+        for i in 0..<count * perBlob {
+            rows.append(centers[i % count].map { $0 + Float(random.nextGaussian()) * 0.3 })
+            truth.append(i % count)
+        }
+        return (Matrix(rowVectors: rows), truth)
+    }
+
+    @Test func kMeansParallelSeedingRecoversSeparatedBlobsDeterministically() {
+        let (data, truth) = Self.blobs(12, perBlob: 60, seed: 9)
+        let kmeans = KMeans(clusters: 12, seed: 3, seeding: .parallel(rounds: 5, oversampling: 2))
+        let result = kmeans.fit(data)
+        var clusterOf: [Int: Int] = [:]
+        for (row, label) in result.assignments.enumerated() {
+            if let known = clusterOf[truth[row]] { #expect(known == label, "row \(row)") } else { clusterOf[truth[row]] = label }
+        }
+        #expect(Set(clusterOf.values).count == 12)
+        #expect(kmeans.fit(data).centroids.values == result.centroids.values)
+        // Lloyd's result is a fixed point of the exact assignment.
+        #expect(NearestCentroids(result.centroids).assign(data).labels == result.assignments)
+    }
+
+    @Test func kMeansParallelFallsBackWhenItDrawsTooFewRows() {
+        // Four distinct rows repeated: k-means|| cannot draw more than 4 candidates for k = 4.
+        let data = Matrix(rowVectors: (0..<40).map { i in [Float(i % 4), Float(i % 4 * i % 4), 1] })
+        let result = KMeans(clusters: 4, seed: 1, seeding: .parallel(rounds: 3, oversampling: 0.5)).fit(data)
+        #expect(result.inertia < 1e-3)  // float rounding of x^2 - 2 x.c + c^2 only; a wrong split costs at least 1
+    }
+}
