@@ -44,6 +44,27 @@ import Testing
         #expect(!Set(bounded.rows).isSuperset(of: [3, 1000]) && !Set(bounded.rows).isSuperset(of: [77, 1001]))
     }
 
+    /// Gram rows by DGEMM (the default) and by the canonical fixed-order chain pick the same rows with
+    /// the same weights, whole or as variables enter, and never both copies of a duplicate.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func blasGramRowsGiveTheCanonicalSubset(seed: UInt64) throws {
+        let checkpoints = Self.problem(seed: seed)
+        let parameters = GTP.Parameters(groups: 8, seed: seed)
+        for wholeGramBytes in [GTP.Limits.standard.wholeGramBytes, 0] {
+            var blas = GTP.Limits()
+            blas.wholeGramBytes = wholeGramBytes
+            blas.productBlockBytes = 5 * 64 * 8  // several block pairs per product
+            var canonical = blas
+            canonical.productKernel = .canonical
+            let fast = try GTP.select(checkpoints: checkpoints, budget: 120, parameters: parameters, progress: nil, limits: blas)
+            let reference = try GTP.select(checkpoints: checkpoints, budget: 120, parameters: parameters, progress: nil, limits: canonical)
+            #expect(fast.rows == reference.rows)
+            for (a, b) in zip(fast.members, reference.members) { #expect(abs(a.weight - b.weight) <= 1e-9 * max(1, abs(b.weight))) }
+            #expect(fast.diagnostics.objectiveTrace.count == reference.diagnostics.objectiveTrace.count)
+            #expect(!Set(fast.rows).isSuperset(of: [3, 1000]) && !Set(fast.rows).isSuperset(of: [77, 1001]))
+        }
+    }
+
     /// A Gram matrix that hands out rows only after they were asked for, and counts what was asked.
     final class RecordingGram: GramAccess, @unchecked Sendable {
         let dense: DenseGram
