@@ -148,18 +148,7 @@ import Testing
         for seed in UInt64(10)..<UInt64(16) {
             var random = SeededRandom(seed: seed)
             // Clustered pool and targets that no small subset fits exactly, so the pursuit iterates.
-            let centers = Self.gaussianMatrix(rows: 12, columns: 40, random: &random)
-            var pool = Matrix(rows: 300, columns: 40)
-            for r in 0..<300 {
-                let c = random.nextInt(below: 12)
-                for j in 0..<40 { pool[r, j] = centers[c, j] + 1.2 * Float(random.nextGaussian()) }
-            }
-            var target = Matrix(rows: 30, columns: 40)
-            for r in 0..<30 {
-                let c = random.nextInt(below: 3)
-                for j in 0..<40 { target[r, j] = centers[c, j] + Float(random.nextGaussian()) }
-            }
-            let checkpoints = Self.checkpoints(pools: [pool], targets: [target])
+            let checkpoints = Self.noisyClusters(rows: 300, dimension: 40, noise: 1.2, random: &random)
             let parameters = GTP.Parameters(groups: 6, iterations: 20, tolerance: 1e-4, seed: seed)
             let selection = try GTP.select(checkpoints: checkpoints, budget: 12, parameters: parameters)
             let trace = selection.diagnostics.objectiveTrace
@@ -175,24 +164,30 @@ import Testing
         }
     }
 
+    /// Pool rows around 12 cluster centres (Gaussian noise of `noise`), 30 validation rows around three
+    /// of them: one checkpoint.
+    static func noisyClusters(rows: Int, dimension: Int, noise: Float, random: inout SeededRandom) -> [CheckpointGradients] {
+        let centers = gaussianMatrix(rows: 12, columns: dimension, random: &random)
+        var pool = Matrix(rows: rows, columns: dimension)
+        for r in 0..<rows {
+            let c = random.nextInt(below: 12)
+            for j in 0..<dimension { pool[r, j] = centers[c, j] + noise * Float(random.nextGaussian()) }
+        }
+        var target = Matrix(rows: 30, columns: dimension)
+        for r in 0..<30 {
+            let c = random.nextInt(below: 3)
+            for j in 0..<dimension { target[r, j] = centers[c, j] + Float(random.nextGaussian()) }
+        }
+        return checkpoints(pools: [pool], targets: [target])
+    }
+
     /// The stall rule only ends the loop early: the subset it returns is the one the pursuit without it
     /// holds after the same number of iterations, and the drop that stopped it is under the share.
     @Test func theStallRuleTruncatesThePursuit() throws {
         // Noisy clusters that the pursuit keeps refining for several iterations (relative residual
         // 0.410, 0.352, 0.324, 0.321, 0.3205 without the rule).
         var random = SeededRandom(seed: 5)
-        let centers = Self.gaussianMatrix(rows: 12, columns: 60, random: &random)
-        var pool = Matrix(rows: 600, columns: 60)
-        for r in 0..<600 {
-            let c = random.nextInt(below: 12)
-            for j in 0..<60 { pool[r, j] = centers[c, j] + 2 * Float(random.nextGaussian()) }
-        }
-        var target = Matrix(rows: 30, columns: 60)
-        for r in 0..<30 {
-            let c = random.nextInt(below: 3)
-            for j in 0..<60 { target[r, j] = centers[c, j] + Float(random.nextGaussian()) }
-        }
-        let checkpoints = Self.checkpoints(pools: [pool], targets: [target])
+        let checkpoints = Self.noisyClusters(rows: 600, dimension: 60, noise: 2, random: &random)
         let share = 0.02
         let full = try GTP.select(checkpoints: checkpoints, budget: 40, parameters: GTP.Parameters(groups: 6, stall: 0, seed: 3))
         let stalled = try GTP.select(checkpoints: checkpoints, budget: 40, parameters: GTP.Parameters(groups: 6, stall: share, seed: 3))

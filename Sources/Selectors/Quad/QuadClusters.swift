@@ -83,21 +83,9 @@ extension Quad {
         guard embeddings.dimension == centroids.columns else {
             throw SelectorError("the embeddings have dimension \(embeddings.dimension), the centroids \(centroids.columns)")
         }
-        let nearest = NearestCentroids(centroids)
-        var assignments = [Int](repeating: -1, count: embeddings.rowCount)
-        var distances = [Float](repeating: 0, count: embeddings.rowCount)
-        let usable = embeddings.usableRows
-        try assignments.withUnsafeMutableBufferPointer { labels in
-            try distances.withUnsafeMutableBufferPointer { dist in
-                try embeddings.forEachBlock { block in
-                    nearest.assign(
-                        block.values.baseAddress!, count: block.rowCount,
-                        labels: labels.baseAddress! + block.firstRow, distances: dist.baseAddress! + block.firstRow)
-                    if let usable {
-                        for row in block.firstRow..<(block.firstRow + block.rowCount) where !usable.contains(row) { labels[row] = -1 }
-                    }
-                }
-            }
+        var assignments = try KMeans.assign(embeddings, centroids: centroids).assignments
+        if let usable = embeddings.usableRows {
+            for row in assignments.indices where !usable.contains(row) { assignments[row] = -1 }
         }
         return assignments
     }
