@@ -68,12 +68,6 @@ QC_AVX512 static inline __m512d load8_avx512(const void *x, int format, size_t j
     return _mm512_cvtps_pd(_mm256_loadu_ps((const float *)x + j));
 }
 
-QC_AVX512 static inline double reduce8_avx512(__m512d v) {
-    __m256d four = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));   // a0+a4, a1+a5, a2+a6, a3+a7
-    __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));  // (a0+a4)+(a2+a6), (a1+a5)+(a3+a7)
-    return _mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two));
-}
-
 // R rows x T vectors (R <= 4, T <= 6, compile-time constants after inlining), over elements
 // [j0, j1) (a multiple of 8 long): the accumulators start from `acc` (8 lanes per product, row-major
 // R x T) and are written back, so a product can be split over element blocks without changing a bit.
@@ -107,45 +101,6 @@ QC_AVX512 static void tile_dispatch_avx512(int R, int T, const void *const *rows
     }
 }
 
-QC_AVX512 static void block_avx512(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd,
-                                   size_t ndirs, size_t n, double *out, size_t ldo) {
-    // Element blocks of 512 keep a tile's six vector chunks in L1 and the rows' chunks in L2; the
-    // 8-lane accumulators of every product wait in `lanes` between element blocks.
-    const size_t kc = 512;
-    size_t chunks = n / 8;
-    size_t full = 8 * chunks;
-    double *lanes = (double *)calloc(nrows * ndirs * 8, sizeof(double));
-    if (!lanes) { block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo); return; }
-    for (size_t j0 = 0; j0 < full; j0 += kc) {
-        size_t j1 = j0 + kc < full ? j0 + kc : full;
-        for (size_t t0 = 0; t0 < ndirs; t0 += 6) {
-            int T = (int)(ndirs - t0 < 6 ? ndirs - t0 : 6);
-            for (size_t r0 = 0; r0 < nrows; r0 += 4) {
-                int R = (int)(nrows - r0 < 4 ? nrows - r0 : 4);
-                // Tile (r0, t0)'s accumulators, R x T of 8 lanes, stored contiguously.
-                double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
-                tile_dispatch_avx512(R, T, rows + r0, format, dirs + t0 * ldd, ldd, j0, j1, acc);
-            }
-        }
-    }
-    for (size_t t0 = 0; t0 < ndirs; t0 += 6) {
-        int T = (int)(ndirs - t0 < 6 ? ndirs - t0 : 6);
-        for (size_t r0 = 0; r0 < nrows; r0 += 4) {
-            int R = (int)(nrows - r0 < 4 ? nrows - r0 : 4);
-            double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
-            for (int r = 0; r < R; r++)
-                for (int t = 0; t < T; t++) {
-                    double s = reduce8_avx512(_mm512_loadu_pd(acc + 8 * (r * T + t)));
-                    const void *x = rows[r0 + r];
-                    const double *y = dirs + (t0 + t) * ldd;
-                    for (size_t j = full; j < n; j++) s = fma(load_x(x, format, j), y[j], s);
-                    out[(r0 + r) * ldo + t0 + t] = s;
-                }
-        }
-    }
-    free(lanes);
-}
-
 // ---------------------------------------------------------------------------------------------
 // AVX2: the 8 lanes as two ymm halves; tiles of up to 2 rows x 3 vectors (12 accumulators).
 
@@ -159,12 +114,6 @@ QC_AVX2 static inline void load8_avx2(const void *x, int format, size_t j, __m25
                                     : _mm256_loadu_ps((const float *)x + j);
     *lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
     *hi = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
-}
-
-QC_AVX2 static inline double reduce8_avx2(__m256d lo, __m256d hi) {
-    __m256d four = _mm256_add_pd(lo, hi);
-    __m128d two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
-    return _mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two));
 }
 
 // R rows x T vectors (R <= 2, T <= 3) over elements [j0, j1) (a multiple of 8 long): the 8-lane
@@ -207,11 +156,16 @@ QC_AVX2 static void tile_dispatch_avx2(int R, int T, const void *const *rows, in
     }
 }
 
-QC_AVX2 static void block_avx2(const void *const *rows, int format, size_t nrows, const double *dirs, size_t ldd,
-                               size_t ndirs, size_t n, double *out, size_t ldo) {
-    // As on AVX-512: element blocks of 512 keep a tile's three vector chunks (12 KB) and its two rows'
-    // chunks in L1, so long Float64 vectors (GTP's 32,768-long trajectories) are not streamed from
-    // memory once per tile; the accumulators wait in `lanes` between element blocks.
+// The driver both SIMD paths share, given their tile kernel and its largest tile (rows x vectors).
+// Element blocks of 512 keep a tile's vector chunks and its rows' chunks in L1 (on AVX2, 12 KB of
+// vectors), so long Float64 vectors (GTP's 32,768-long trajectories) are not streamed from memory once
+// per tile; the 8-lane accumulators of every product wait in `lanes` between element blocks, and each
+// product is reduced at the end in the canonical order.
+typedef void (*tile_kernel)(int R, int T, const void *const *rows, int format, const double *dirs, size_t ldd, size_t j0,
+                            size_t j1, double *acc);
+
+static void block_tiled(tile_kernel tile, int max_rows, int max_vectors, const void *const *rows, int format, size_t nrows,
+                        const double *dirs, size_t ldd, size_t ndirs, size_t n, double *out, size_t ldo) {
     const size_t kc = 512;
     size_t chunks = n / 8;
     size_t full = 8 * chunks;
@@ -219,23 +173,24 @@ QC_AVX2 static void block_avx2(const void *const *rows, int format, size_t nrows
     if (!lanes) { block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo); return; }
     for (size_t j0 = 0; j0 < full; j0 += kc) {
         size_t j1 = j0 + kc < full ? j0 + kc : full;
-        for (size_t t0 = 0; t0 < ndirs; t0 += 3) {
-            int T = (int)(ndirs - t0 < 3 ? ndirs - t0 : 3);
-            for (size_t r0 = 0; r0 < nrows; r0 += 2) {
-                int R = (int)(nrows - r0 < 2 ? nrows - r0 : 2);
-                double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
-                tile_dispatch_avx2(R, T, rows + r0, format, dirs + t0 * ldd, ldd, j0, j1, acc);
+        for (size_t t0 = 0; t0 < ndirs; t0 += max_vectors) {
+            int T = (int)(ndirs - t0 < (size_t)max_vectors ? ndirs - t0 : (size_t)max_vectors);
+            for (size_t r0 = 0; r0 < nrows; r0 += max_rows) {
+                int R = (int)(nrows - r0 < (size_t)max_rows ? nrows - r0 : (size_t)max_rows);
+                // Tile (r0, t0)'s accumulators, R x T of 8 lanes, stored contiguously.
+                tile(R, T, rows + r0, format, dirs + t0 * ldd, ldd, j0, j1, lanes + 8 * (r0 * ndirs + t0 * R));
             }
         }
     }
-    for (size_t t0 = 0; t0 < ndirs; t0 += 3) {
-        int T = (int)(ndirs - t0 < 3 ? ndirs - t0 : 3);
-        for (size_t r0 = 0; r0 < nrows; r0 += 2) {
-            int R = (int)(nrows - r0 < 2 ? nrows - r0 : 2);
-            double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
+    for (size_t t0 = 0; t0 < ndirs; t0 += max_vectors) {
+        int T = (int)(ndirs - t0 < (size_t)max_vectors ? ndirs - t0 : (size_t)max_vectors);
+        for (size_t r0 = 0; r0 < nrows; r0 += max_rows) {
+            int R = (int)(nrows - r0 < (size_t)max_rows ? nrows - r0 : (size_t)max_rows);
+            const double *acc = lanes + 8 * (r0 * ndirs + t0 * R);
             for (int r = 0; r < R; r++)
                 for (int t = 0; t < T; t++) {
-                    double s = reduce8_avx2(_mm256_loadu_pd(acc + 8 * (r * T + t)), _mm256_loadu_pd(acc + 8 * (r * T + t) + 4));
+                    const double *a = acc + 8 * (r * T + t);
+                    double s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
                     const void *x = rows[r0 + r];
                     const double *y = dirs + (t0 + t) * ldd;
                     for (size_t j = full; j < n; j++) s = fma(load_x(x, format, j), y[j], s);
@@ -262,8 +217,8 @@ void qc_dot_block_f64(const void *const *rows, int format, size_t nrows, const d
                       size_t n, double *out, size_t ldo) {
     if (nrows == 0 || ndirs == 0) return;
 #if QC_X86
-    if (has_avx512()) return block_avx512(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
-    if (qc_has_avx2()) return block_avx2(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
+    if (has_avx512()) return block_tiled(tile_dispatch_avx512, 4, 6, rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
+    if (qc_has_avx2()) return block_tiled(tile_dispatch_avx2, 2, 3, rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
 #endif
     block_portable(rows, format, nrows, dirs, ldd, ndirs, n, out, ldo);
 }

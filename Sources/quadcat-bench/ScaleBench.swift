@@ -20,8 +20,10 @@ struct ScaleBench {
     let selectors: [String]
     /// Evict the catalog's files from the page cache before each run (a cold start from disk).
     let cold: Bool
+    /// A measured run: its label in the results, the selector, and its `--param` arguments.
+    typealias Run = (label: String, selector: String, parameters: [String])
     /// Extra `--param` arguments per selector (e.g. SPICE's stochastic mode as its own row).
-    let variants: [(label: String, selector: String, parameters: [String])]
+    let variants: [Run]
     /// Explicit (label, budget) runs instead of every selector at every budget (`--runs gtp@5%,...`);
     /// a label is a selector or a variant's label.
     var runs: [(label: String, budget: String)]? = nil
@@ -55,9 +57,8 @@ struct ScaleBench {
         }
         var rows: [Row] = []
         report("selector       budget      rows       time   peak anon   peak file  objective")
-        let known: [(label: String, selector: String, parameters: [String])] =
-            ["less", "quad", "spice", "gtp", "random", "dpp", "rds"].map { ($0, $0, []) } + variants
-        var plan: [(budget: String, run: (label: String, selector: String, parameters: [String]))] = []
+        let known: [Run] = ["less", "quad", "spice", "gtp", "random", "dpp", "rds"].map { ($0, $0, []) } + variants
+        var plan: [(budget: String, run: Run)] = []
         if let runs {
             for (label, budget) in runs {
                 guard let run = known.first(where: { $0.label == label }) else { throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "unknown run '\(label)'"]) }
@@ -65,7 +66,7 @@ struct ScaleBench {
             }
         } else {
             for budget in budgets {
-                let all = selectors.map { ($0, $0, [String]()) } + variants.filter { v in selectors.contains(v.selector) }
+                let all: [Run] = selectors.map { ($0, $0, []) } + variants.filter { v in selectors.contains(v.selector) }
                 plan += all.map { (budget, $0) }
             }
         }
@@ -78,29 +79,26 @@ struct ScaleBench {
             if run.selector != "spice" && run.selector != "random" { arguments += ["--target", "target"] }
             for parameter in run.parameters { arguments += ["--param", parameter] }
             let measured = try MeasuredRun.run(quadcat, arguments, timeLimit: timeLimit)
-            if measured.timedOut {
-                report(run.label.padding(toLength: 14, withPad: " ", startingAt: 0) + String(
-                    format: " %6@   did not finish in %.0f s (stopped); peak anon %.0f MB", budget, measured.seconds,
-                    Double(measured.peakAnonymousBytes) / 1e6))
-                rows.append(Row(
-                    pool: setting, selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
-                    peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
-                    rows: 0, budgetRows: 0, objective: nil, notes: ["did not finish within the time limit"], timings: [:], counters: [:]))
-                continue
-            }
-            guard measured.status == 0 else {
+            guard measured.timedOut || measured.status == 0 else {
                 report("\(run.label) \(budget): failed (exit \(measured.status)): \(String(decoding: measured.standardError, as: UTF8.self).suffix(400))")
                 continue
             }
-            let subset = try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
+            // A run stopped at the time limit has no subset: it is reported with its time and memory.
+            let subset = measured.timedOut ? nil : try JSONDecoder().decode(SubsetInfo.self, from: measured.standardOutput)
             let row = Row(
                 pool: setting, selector: run.selector, label: run.label, budget: budget, seconds: measured.seconds,
                 peakAnonymousMB: Double(measured.peakAnonymousBytes) / 1e6, peakFileMB: Double(measured.peakFileBytes) / 1e6,
-                rows: subset.rowCount, budgetRows: subset.budget, objective: subset.diagnostics.objectiveTrace.last,
-                notes: subset.diagnostics.notes, timings: subset.diagnostics.timings, counters: subset.diagnostics.counters)
+                rows: subset?.rowCount ?? 0, budgetRows: subset?.budget ?? 0, objective: subset?.diagnostics.objectiveTrace.last,
+                notes: subset?.diagnostics.notes ?? ["did not finish within the time limit"],
+                timings: subset?.diagnostics.timings ?? [:], counters: subset?.diagnostics.counters ?? [:])
             rows.append(row)
+            let label = run.label.padding(toLength: 14, withPad: " ", startingAt: 0)
+            if subset == nil {
+                report(label + String(format: " %6@   did not finish in %.0f s (stopped); peak anon %.0f MB", budget, row.seconds, row.peakAnonymousMB))
+                continue
+            }
             report(
-                run.label.padding(toLength: 14, withPad: " ", startingAt: 0)
+                label
                     + String(
                         format: " %6@ %6d/%-6d %8.1f s %8.0f MB %8.0f MB  %@", budget, row.rows, row.budgetRows, row.seconds,
                         row.peakAnonymousMB, row.peakFileMB, row.objective.map { String(format: "%.6g", $0) } ?? "-"))

@@ -74,14 +74,13 @@ public struct KMeans: Sendable {
     /// Lloyd iterations from the given centroids.
     public func fit(_ data: Matrix, from initial: Matrix) -> Result {
         precondition(data.rows > 0, "k-means needs at least one row")
-        let rowNorms = Self.squaredNorms(data)
         var centroids = initial
         var assignments = [Int](repeating: -1, count: data.rows)
         var inertia = Double.infinity
         var iterations = 0
         while iterations < maxIterations {
             iterations += 1
-            let (newAssignments, distances) = Self.nearest(data, rowNorms: rowNorms, centroids: centroids)
+            let (newAssignments, distances) = NearestCentroids(centroids).assign(data)
             let newInertia = distances.reduce(0) { $0 + Double($1) }
             let changed = newAssignments != assignments
             assignments = newAssignments
@@ -91,7 +90,7 @@ public struct KMeans: Sendable {
             if converged { break }
         }
         // Final assignment against the final centroids, so assignments and centroids agree.
-        let (finalAssignments, distances) = Self.nearest(data, rowNorms: rowNorms, centroids: centroids)
+        let (finalAssignments, distances) = NearestCentroids(centroids).assign(data)
         return Result(
             centroids: centroids, assignments: finalAssignments,
             inertia: distances.reduce(0) { $0 + Double($1) }, iterations: iterations)
@@ -192,12 +191,6 @@ public struct KMeans: Sendable {
         var norms = [Float](repeating: 0, count: data.rows)
         data.values.withUnsafeBufferPointer { qc_row_norms_f32($0.baseAddress!, data.rows, data.columns, &norms) }
         return norms.map { $0 * $0 }
-    }
-
-    /// Nearest centroid of each row and the squared distance to it (``NearestCentroids``).
-    static func nearest(_ data: Matrix, rowNorms: [Float], centroids: Matrix) -> ([Int], [Float]) {
-        let (labels, distances) = NearestCentroids(centroids).assign(data)
-        return (labels, distances)
     }
 
     /// New centroids as cluster means; an empty cluster takes the farthest row not yet used.

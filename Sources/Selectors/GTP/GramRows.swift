@@ -114,10 +114,10 @@ extension GTP {
         }
 
         /// The Gram rows over a new candidate set: rows of variables present in both sets keep their
-        /// entries for the shared columns and get the new columns computed (one GEMM for all of them).
+        /// entries for the shared columns and get the new columns computed (one GEMM for all of them);
+        /// `progress` hears (rows done, rows carried) as they are.
         func carried(to newCandidates: [Int], diagonals newDiagonals: [Double], progress: ((Int, Int) -> Void)? = nil) throws -> GramRows {
             let next = GramRows(candidates: newCandidates, layout: layout, diagonals: newDiagonals)
-            next.progress = progress
             var oldPosition: [Int: Int] = [:]
             for (i, r) in candidates.enumerated() { oldPosition[r] = i }
             let columnSource = newCandidates.map { oldPosition[$0] }

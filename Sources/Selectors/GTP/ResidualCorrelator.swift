@@ -86,8 +86,6 @@ extension GTP {
             return scores
         }
 
-        /// The `count` eligible rows with the largest positive c_z, best first (ties: lower row), their
-        /// row numbers shifted by `offset` (a shard's first global row).
         /// rows x groups products of a block with the residual parts, the rows split over both cores:
         /// with 32 groups this is compute-bound (the block's decoding runs ahead on another thread), and
         /// a row's products have the same bits however the rows are split (`qc_dot_rows_vectors`).
@@ -103,6 +101,8 @@ extension GTP {
             }
         }
 
+        /// The `count` eligible rows with the largest positive c_z, best first (ties: lower row), their
+        /// row numbers shifted by `offset` (a shard's first global row).
         func top(
             _ count: Int, residual: [Double], groups: Int, offset: Int = 0, progress: (Int, Int) -> Void = { _, _ in }
         ) throws -> [Pursuit.Candidate] {
