@@ -75,6 +75,11 @@ struct ShardSetTests {
             #expect(members.map(\.row) == expected.map(\.row), "\(selector) over \(cuts.count - 1) shards")
             #expect(members.map(\.weight) == expected.map(\.weight), "\(selector) weights")
             #expect(sharded.diagnostics.counters["shards"] == Double(cuts.count - 1))
+            if selector == .quad {
+                // The sample round, one round per pass of the fit (k-means|| rounds, Lloyd iterations), the assignment.
+                let iterations = sharded.diagnostics.counters["kmeansIterations"] ?? 0
+                #expect(iterations >= 1 && sharded.diagnostics.counters["rounds"]! >= 3 + iterations)
+            }
         }
     }
 

@@ -113,4 +113,41 @@ struct KMeansTests {
         let result = KMeans(clusters: 4, seed: 1, seeding: .parallel(rounds: 3, oversampling: 0.5)).fit(data)
         #expect(result.inertia < 1e-3)  // float rounding of x^2 - 2 x.c + c^2 only; a wrong split costs at least 1
     }
+
+    /// A shard set answers each pass of the fit in pieces (a shard's sample rows each), and each merge
+    /// runs in its own process: the fit resumed from its archive after every pass, its passes answered
+    /// piece by piece, is the local fit bit for bit.
+    @Test(arguments: [1, 3, 7])
+    func aFitAnsweredInPiecesAndResumedFromItsArchiveIsTheLocalFit(pieces: Int) throws {
+        let (data, _) = Self.blobs(20, perBlob: 40, seed: 4)
+        let kmeans = KMeans(clusters: 25, seed: 11, maxIterations: 20, seeding: .parallel(rounds: 5, oversampling: 0.5))
+        let local = kmeans.fit(data)
+        var fit = KMeansFit(kmeans, data: data)
+        var passes = 0
+        while let centers = fit.pendingCenters(data) {
+            let nearest = NearestCentroids(centers)
+            var labels: [Int] = [], distances: [Float] = []
+            for piece in 0..<pieces {
+                let rows = Array(piece * data.rows / pieces..<(piece + 1) * data.rows / pieces)
+                let answer = nearest.assign(data.rows(rows))
+                labels += answer.labels
+                distances += answer.distances
+            }
+            fit.receive(labels: labels, distances: distances, data: data)
+            fit = try KMeansFit(archive: fit.archived(), configuration: kmeans, what: "the test's archive")
+            passes += 1
+        }
+        #expect(fit.isFinished)
+        #expect(fit.centroids.values == local.centroids.values)
+        #expect(fit.iterations == local.iterations)
+        #expect(passes > local.iterations + 1)  // the k-means|| rounds came first
+    }
+
+    @Test func aDamagedFitArchiveIsRefused() {
+        let (data, _) = Self.blobs(4, perBlob: 10, seed: 1)
+        let kmeans = KMeans(clusters: 4, seed: 2, seeding: .parallel(rounds: 2, oversampling: 1))
+        let archive = KMeansFit(kmeans, data: data).archived()
+        #expect(throws: SelectorError.self) { try KMeansFit(archive: archive.prefix(archive.count - 5), configuration: kmeans, what: "fit.bin") }
+        #expect(throws: SelectorError.self) { try KMeansFit(archive: Data("not a fit".utf8), configuration: kmeans, what: "fit.bin") }
+    }
 }

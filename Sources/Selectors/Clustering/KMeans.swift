@@ -53,47 +53,27 @@ public struct KMeans: Sendable {
     }
 
     /// Clusters the rows of `data`.
-    public func fit(_ data: Matrix) -> Result {
-        fit(data, from: seed(data))
-    }
+    public func fit(_ data: Matrix) -> Result { Self.finish(KMeansFit(self, data: data), data) }
 
     /// The first centroids, by ``seeding``.
     public func seed(_ data: Matrix) -> Matrix {
-        precondition(data.rows > 0, "k-means needs at least one row")
-        var random = SeededRandom(seed: seed)
-        let k = min(clusters, data.rows)
-        let rowNorms = Self.squaredNorms(data)
-        switch seeding {
-        case .greedyPlusPlus:
-            return seedPlusPlus(data, rowNorms: rowNorms, k: k, random: &random)
-        case .parallel(let rounds, let oversampling):
-            return seedParallel(data, rowNorms: rowNorms, k: k, rounds: rounds, oversampling: oversampling, random: &random)
-        }
+        var fit = KMeansFit(self, data: data)
+        fit.run(on: data) { $0.isSeeded }
+        return fit.centroids
     }
 
     /// Lloyd iterations from the given centroids.
-    public func fit(_ data: Matrix, from initial: Matrix) -> Result {
-        precondition(data.rows > 0, "k-means needs at least one row")
-        var centroids = initial
-        var assignments = [Int](repeating: -1, count: data.rows)
-        var inertia = Double.infinity
-        var iterations = 0
-        while iterations < maxIterations {
-            iterations += 1
-            let (newAssignments, distances) = NearestCentroids(centroids).assign(data)
-            let newInertia = distances.reduce(0) { $0 + Double($1) }
-            let changed = newAssignments != assignments
-            assignments = newAssignments
-            let converged = !changed || (inertia.isFinite && (inertia - newInertia) <= tolerance * max(inertia, 1e-30))
-            inertia = newInertia
-            centroids = Self.means(data, assignments: assignments, previous: centroids, distances: distances)
-            if converged { break }
-        }
-        // Final assignment against the final centroids, so assignments and centroids agree.
-        let (finalAssignments, distances) = NearestCentroids(centroids).assign(data)
+    public func fit(_ data: Matrix, from initial: Matrix) -> Result { Self.finish(KMeansFit(self, data: data, from: initial), data) }
+
+    /// Runs a fit to the end on this machine, then assigns every row to the final centroids, so
+    /// assignments and centroids agree.
+    private static func finish(_ fit: KMeansFit, _ data: Matrix) -> Result {
+        var fit = fit
+        fit.run(on: data)
+        let (assignments, distances) = NearestCentroids(fit.centroids).assign(data)
         return Result(
-            centroids: centroids, assignments: finalAssignments,
-            inertia: distances.reduce(0) { $0 + Double($1) }, iterations: iterations)
+            centroids: fit.centroids, assignments: assignments,
+            inertia: distances.reduce(0) { $0 + Double($1) }, iterations: fit.iterations)
     }
 
     /// Greedy k-means++ (as scikit-learn does it): the first centroid uniformly; then, at each step,

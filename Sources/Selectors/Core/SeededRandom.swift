@@ -20,6 +20,15 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
+    /// The generator's four words, to carry a stream across processes (a fit resumed by a merge).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator that continues from ``state``.
+    public init(state: [UInt64]) {
+        precondition(state.count == 4, "a SeededRandom state has four words")
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17

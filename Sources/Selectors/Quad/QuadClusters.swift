@@ -64,15 +64,24 @@ extension Quad {
     /// The k-means fit on the sampled rows' embeddings: centroids and Lloyd iterations. `usableRows` (the
     /// rows with an embedding in the whole pool) sets the default number of clusters, round(sqrt(n)).
     public static func fit(sample data: Matrix, usableRows: Int, clusters: Int?, seed: UInt64) throws -> (centroids: Matrix, iterations: Int) {
+        try checkSample(data)
+        let result = kmeans(usableRows: usableRows, clusters: clusters, seed: seed).fit(data)
+        return (result.centroids, result.iterations)
+    }
+
+    /// Refuses a sample k-means cannot fit: no rows, or non-finite values.
+    public static func checkSample(_ data: Matrix) throws {
         guard data.rows > 0 else { throw SelectorError("no row has a usable embedding: Quad cannot cluster the pool") }
         if data.values.withUnsafeBufferPointer({ qc_first_nonfinite_f32($0.baseAddress!, $0.count) }) >= 0 {
             throw SelectorError("the embedding column holds NaN or infinite values in rows marked usable")
         }
+    }
+
+    /// Quad's k-means: round(sqrt(usableRows)) clusters unless `clusters` says, k-means|| seeding, at most
+    /// ``kmeansIterations`` Lloyd iterations (a shard set runs the same fit as ``KMeansFit`` passes).
+    public static func kmeans(usableRows: Int, clusters: Int?, seed: UInt64) -> KMeans {
         let k = clusters ?? max(1, Int(Double(usableRows).squareRoot().rounded()))
-        let result = KMeans(
-            clusters: k, seed: streamSeed(seed, .kmeansSeeding), maxIterations: kmeansIterations, seeding: kmeansSeeding
-        ).fit(data)
-        return (result.centroids, result.iterations)
+        return KMeans(clusters: k, seed: streamSeed(seed, .kmeansSeeding), maxIterations: kmeansIterations, seeding: kmeansSeeding)
     }
 
     /// The nearest centroid of every row (-1 for rows without a usable embedding), a block of the stored

@@ -1,10 +1,15 @@
 import Foundation
 import Selectors
 
-/// Quad over shards, exact (docs/ARCHITECTURE.md, "Shard sets"): round 1, each shard proposes its rows with the smallest keys for
-/// the k-means sample and the driver fits the clusters on that sample (the single catalog's sample);
-/// round 2, each shard returns every row's cluster and influence (each a function of the row alone),
-/// and the bandit runs on the driver.
+/// Quad over shards, exact (docs/ARCHITECTURE.md, "Shard sets"):
+/// - round 1: each shard proposes its rows with the smallest keys for the k-means sample; the merge
+///   picks the single catalog's sample, fetches its embeddings (a size that does not grow with the
+///   corpus) and starts the fit (``KMeansFit``);
+/// - then one round per assignment pass of the fit (k-means|| rounds, Lloyd iterations): each shard
+///   assigns the sample rows it owns to the broadcast centers and returns a label and a distance per
+///   row; the merge updates the fit, which costs O(sample x dim), not O(sample x k x dim);
+/// - the last round: each shard returns every row's cluster and influence (each a function of the row
+///   alone), and the bandit runs on the driver.
 enum ShardedQuad {
     struct Sample: Codable {
         var rows: [Int]
@@ -25,6 +30,9 @@ enum ShardedQuad {
                 embeddings: inputs.embeddings!, sample: parameters.kmeansSample, seed: parameters.seed, offset: job.offset(shard))
             return try ShardedPlans.encode(Sample(rows: rows, usable: usable))
         }
+        if FileManager.default.fileExists(atPath: centersURL(job, round: round).path) {
+            return try fitStep(job, round: round, shard: shard, embeddings: inputs.embeddings!)
+        }
         let centroids = try readCentroids(job)
         let checkpoint = inputs.checkpoints[0]
         let influence = try Quad.influences(gradients: checkpoint.pool, target: checkpoint.target)
@@ -41,18 +49,16 @@ enum ShardedQuad {
     static func merge(_ job: ShardJob, round: Int) throws -> ShardedPlans.Outcome {
         let parameters = try parameters(job)
         if round == 1 {
-            let samples = try job.results(round: 1).map { try ShardedPlans.decode(Sample.self, $0, job: job, what: "a sample step's result") }
-            let rows = Quad.sampleRows(candidates: samples.flatMap(\.rows), sample: parameters.kmeansSample, seed: parameters.seed)
-            let embeddings = try job.setInputs().embeddings!
-            let data = try embeddings.gather(rows: rows)
-            job.addFetched(data.values.count * 4)
-            let fit = try Quad.fit(sample: data, usableRows: samples.reduce(0) { $0 + $1.usable }, clusters: parameters.clusters, seed: parameters.seed)
-            try writeCentroids(fit.centroids, iterations: fit.iterations, job)
+            try startFit(job, parameters: parameters)
+            return .next
+        }
+        if FileManager.default.fileExists(atPath: centersURL(job, round: round).path) {
+            try continueFit(job, round: round, parameters: parameters)
             return .next
         }
         var influence: [Float] = []
         var assignments: [Int] = []
-        for (shard, data) in try job.results(round: 2).enumerated() {
+        for (shard, data) in try job.results(round: round).enumerated() {
             guard data.count == job.shardSet.manifest.shards[shard].rows * 8 else {
                 throw CatalogError(.damaged, "shard \(shard)'s cluster result holds \(data.count / 8) rows, the shard \(job.shardSet.manifest.shards[shard].rows)", remedy: "run its step again")
             }
@@ -69,7 +75,151 @@ enum ShardedQuad {
         return .finished(outcome.selection, extraRecipe: [])
     }
 
-    // The centroids the round-1 merge broadcasts: rows, columns, iterations, then Float32 values.
+    // MARK: The fit as rounds
+
+    /// Merge of round 1: the sample of the whole set (the single catalog's), its embeddings kept by the
+    /// driver, the fit's state and the centers of its first pass.
+    private static func startFit(_ job: ShardJob, parameters: Quad.Parameters) throws {
+        let samples = try job.results(round: 1).map { try ShardedPlans.decode(Sample.self, $0, job: job, what: "a sample step's result") }
+        let rows = Quad.sampleRows(candidates: samples.flatMap(\.rows), sample: parameters.kmeansSample, seed: parameters.seed)
+        let data = try job.setInputs().embeddings!.gather(rows: rows)
+        job.addFetched(data.values.count * 4)
+        try Quad.checkSample(data)
+        let kmeans = Quad.kmeans(usableRows: samples.reduce(0) { $0 + $1.usable }, clusters: parameters.clusters, seed: parameters.seed)
+        var rowsFile = ArchiveWriter(magic: sampleRowsMagic)
+        rowsFile.ints(rows)
+        try ShardJob.writeAtomically(rowsFile.data, to: job.stateFile("sample-rows.bin"))
+        job.addBroadcast(rowsFile.data.count)
+        var sampleFile = ArchiveWriter(magic: sampleMagic)
+        sampleFile.int(data.columns)
+        sampleFile.floats(data.values)
+        try ShardJob.writeAtomically(sampleFile.data, to: job.stateFile("sample.bin"))
+        try saveFit(KMeansFit(kmeans, data: data), sample: data, job, nextRound: 2)
+    }
+
+    /// Merge of a fit round: the shards' labels and distances, in shard order (the sample's row order),
+    /// go to the fit; then the next pass's centers, or the centroids once the fit is done.
+    private static func continueFit(_ job: ShardJob, round: Int, parameters: Quad.Parameters) throws {
+        let data = try readSample(job)
+        let rows = try sampleRows(job)
+        var fit = try KMeansFit(
+            archive: try RowDigests.read(job.stateFile("fit.bin")), configuration: try kmeans(job, parameters: parameters),
+            what: job.stateFile("fit.bin").path)
+        var labels: [Int] = []
+        var distances: [Float] = []
+        labels.reserveCapacity(data.rows)
+        distances.reserveCapacity(data.rows)
+        for (shard, result) in try job.results(round: round).enumerated() {
+            let expected = shardSampleRows(rows, job: job, shard: shard).count
+            guard result.count == expected * 8 else {
+                throw CatalogError(.damaged, "shard \(shard)'s k-means result holds \(result.count / 8) sample rows, the shard owns \(expected)", remedy: "run its step again")
+            }
+            result.withUnsafeBytes { raw in
+                for i in 0..<expected {
+                    labels.append(Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int32.self))))
+                    distances.append(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8 + 4, as: UInt32.self))))
+                }
+            }
+        }
+        fit.receive(labels: labels, distances: distances, data: data)
+        try saveFit(fit, sample: data, job, nextRound: round + 1)
+    }
+
+    /// The fit's state, and what the next round's steps read: the centers of its next pass, or the
+    /// final centroids (then the next round assigns every row).
+    private static func saveFit(_ fit: KMeansFit, sample: Matrix, _ job: ShardJob, nextRound: Int) throws {
+        try ShardJob.writeAtomically(fit.archived(), to: job.stateFile("fit.bin"))
+        if let centers = fit.pendingCenters(sample) {
+            var file = ArchiveWriter(magic: centersMagic)
+            file.int(centers.columns)
+            file.floats(centers.values)
+            try ShardJob.writeAtomically(file.data, to: centersURL(job, round: nextRound))
+            job.addBroadcast(file.data.count)
+        } else {
+            try writeCentroids(fit.centroids, iterations: fit.iterations, job)
+        }
+    }
+
+    /// A fit round's step: this shard's sample rows against the broadcast centers, a label (Int32) and a
+    /// squared distance (Float32) per row, in row order.
+    private static func fitStep(_ job: ShardJob, round: Int, shard: Int, embeddings: any VectorSource) throws -> Data {
+        let sample = try shardSample(job, shard: shard, embeddings: embeddings)
+        var file = try ArchiveReader(try RowDigests.read(centersURL(job, round: round)), magic: centersMagic, what: centersURL(job, round: round).path)
+        let columns = try file.int()
+        let values = try file.floats()
+        guard columns == sample.columns, columns > 0, values.count % columns == 0, !values.isEmpty else {
+            throw CatalogError(.damaged, "\(centersURL(job, round: round).path) does not hold centers of dimension \(sample.columns)", remedy: "merge round \(round - 1) again")
+        }
+        let (labels, distances) = NearestCentroids(Matrix(rows: values.count / columns, columns: columns, values: values)).assign(sample)
+        var data = Data(capacity: labels.count * 8)
+        for (label, distance) in zip(labels, distances) {
+            withUnsafeBytes(of: Int32(label).littleEndian) { data.append(contentsOf: $0) }
+            withUnsafeBytes(of: distance.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    /// The embeddings of the sample rows `shard` owns, read from the shard once and kept beside the
+    /// job for the later fit rounds (a cache: rebuilt when absent).
+    private static func shardSample(_ job: ShardJob, shard: Int, embeddings: any VectorSource) throws -> Matrix {
+        let cache = job.stateFile("sample-cache").appendingPathComponent("shard-\(shard).bin")
+        let local = shardSampleRows(try sampleRows(job), job: job, shard: shard).map { $0 - job.offset(shard) }
+        if let data = FileManager.default.contents(atPath: cache.path), var file = try? ArchiveReader(data, magic: sampleMagic, what: cache.path),
+            let columns = try? file.int(), let values = try? file.floats(), columns == embeddings.dimension, values.count == local.count * columns
+        {
+            return Matrix(rows: local.count, columns: columns, values: values)
+        }
+        let sample = try embeddings.gather(rows: local)
+        var file = ArchiveWriter(magic: sampleMagic)
+        file.int(sample.columns)
+        file.floats(sample.values)
+        try ShardJob.writeAtomically(file.data, to: cache)
+        return sample
+    }
+
+    /// The sample's global rows that fall in `shard` (the sample is sorted, the shards in row order).
+    private static func shardSampleRows(_ rows: [Int], job: ShardJob, shard: Int) -> ArraySlice<Int> {
+        let start = job.offset(shard), end = start + job.shardSet.manifest.shards[shard].rows
+        return rows[firstIndex(in: rows, atLeast: start)..<firstIndex(in: rows, atLeast: end)]
+    }
+
+    /// The first index of sorted `rows` whose value is at least `value` (binary search).
+    private static func firstIndex(in rows: [Int], atLeast value: Int) -> Int {
+        var (low, high) = (0, rows.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if rows[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private static func sampleRows(_ job: ShardJob) throws -> [Int] {
+        let url = job.stateFile("sample-rows.bin")
+        var file = try ArchiveReader(try RowDigests.read(url), magic: sampleRowsMagic, what: url.path)
+        return try file.ints()
+    }
+
+    private static func readSample(_ job: ShardJob) throws -> Matrix {
+        let url = job.stateFile("sample.bin")
+        var file = try ArchiveReader(try RowDigests.read(url), magic: sampleMagic, what: url.path)
+        let columns = try file.int()
+        let values = try file.floats()
+        guard columns > 0, values.count % columns == 0 else { throw CatalogError(.damaged, "\(url.path) is damaged", remedy: "merge round 1 again") }
+        return Matrix(rows: values.count / columns, columns: columns, values: values)
+    }
+
+    /// The fit's configuration, as round 1 chose it (the cluster count comes from every shard's usable rows).
+    private static func kmeans(_ job: ShardJob, parameters: Quad.Parameters) throws -> KMeans {
+        let samples = try job.results(round: 1).map { try ShardedPlans.decode(Sample.self, $0, job: job, what: "a sample step's result") }
+        return Quad.kmeans(usableRows: samples.reduce(0) { $0 + $1.usable }, clusters: parameters.clusters, seed: parameters.seed)
+    }
+
+    private static func centersURL(_ job: ShardJob, round: Int) -> URL { job.stateFile("centers-round-\(round).bin") }
+    private static let sampleRowsMagic = "quadcat-quad-sample-rows-v1"
+    private static let sampleMagic = "quadcat-quad-sample-v1"
+    private static let centersMagic = "quadcat-quad-centers-v1"
+
+    // The centroids the last fit merge broadcasts: rows, columns, iterations, then Float32 values.
     static func writeCentroids(_ centroids: Matrix, iterations: Int, _ job: ShardJob) throws {
         var data = Data()
         for value in [centroids.rows, centroids.columns, iterations] { withUnsafeBytes(of: Int64(value).littleEndian) { data.append(contentsOf: $0) } }
@@ -83,10 +233,10 @@ enum ShardedQuad {
     static func readCentroids(_ job: ShardJob, withIterations: Bool) throws -> (Matrix, Int) {
         let url = job.stateFile("centroids.bin")
         let data = try RowDigests.read(url)
-        guard data.count >= 24 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge round 1 again") }
+        guard data.count >= 24 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge the last k-means round again") }
         let header = (0..<3).map { i in Int(data.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }) }
         let (rows, columns) = (header[0], header[1])
-        guard data.count == 24 + rows * columns * 4 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge round 1 again") }
+        guard data.count == 24 + rows * columns * 4 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge the last k-means round again") }
         let values = data.withUnsafeBytes { raw in (0..<rows * columns).map { raw.loadUnaligned(fromByteOffset: 24 + $0 * 4, as: Float.self) } }
         return (Matrix(rows: rows, columns: columns, values: values), header[2])
     }
