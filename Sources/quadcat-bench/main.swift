@@ -6,7 +6,8 @@ import TestSupport
 //   quadcat-bench [--work DIR] [--rows N] [--synthetic-rows N] [--numpy-limit SECONDS] [--ingest-bytes N]
 //                 [--report-rows N] [--only catalog|ingest|selectors|report]
 // `make bench-scale`: every selector at the LESS paper's size (ScaleBench.swift has the options).
-// `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build), run on Ray by
+// `make bench-shards`: the same pool as a shard set (quadcat-bench shards-build; with --stride N --emb-dim D,
+//   quad-scale's pool: embeddings for every row, gradients for every Nth), run on Ray by
 //   bench/shards_bench.py.
 //   quadcat-bench kmeans [--rows 1000000] [--clusters K] [--sample 100000] [--iterations 20] [--seedings 0,1,2]: k-means
 //     beside faiss (bench/kmeans_faiss.py reads the JSON path it prints; `make bench-kmeans`).
@@ -31,7 +32,12 @@ if arguments.first == "shards-build" {
     if let rows = option("--rows").flatMap(Int.init) { configuration.rows = rows }
     if let dim = option("--dim").flatMap(Int.init) { configuration.dimension = dim }
     if let checkpoints = option("--checkpoints").flatMap(Int.init) { configuration.checkpoints = checkpoints }
-    let set = try ShardedScaleSet(configuration: configuration, shards: option("--shards").flatMap(Int.init) ?? 8, work: work).openOrBuild()
+    if let embeddingDimension = option("--emb-dim").flatMap(Int.init) { configuration.embeddingDimension = embeddingDimension }
+    let stride = option("--stride").flatMap(Int.init)
+    if stride != nil { configuration.checkpoints = 1 }
+    let set = try ShardedScaleSet(
+        configuration: configuration, shards: option("--shards").flatMap(Int.init) ?? 8, stride: stride, work: work
+    ).openOrBuild()
     print(set.root.path)
     exit(0)
 }

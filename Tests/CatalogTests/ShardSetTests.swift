@@ -79,6 +79,13 @@ struct ShardSetTests {
                 // The sample round, one round per pass of the fit (k-means|| rounds, Lloyd iterations), the assignment.
                 let iterations = sharded.diagnostics.counters["kmeansIterations"] ?? 0
                 #expect(iterations >= 1 && sharded.diagnostics.counters["rounds"]! >= 3 + iterations)
+                // The driver fetched the slices the bandit read (and about as many ahead), not the pool.
+                let fetched = sharded.diagnostics.counters["rowsFetched"]!
+                print("quad over \(cuts.count - 1) shards: \(Int(fetched)) rows fetched of 2400, \(Int(sharded.diagnostics.counters["rounds"]!)) rounds")
+                #expect(fetched >= 120 && fetched < 2400)
+                for counter in ["pulls", "acceptedPulls", "tau", "alpha", "radius", "clustersCovered", "unscoredRows"] {
+                    #expect(sharded.diagnostics.counters[counter] == single.diagnostics.counters[counter], "\(counter)")
+                }
             }
         }
     }

@@ -21,6 +21,11 @@ public struct ArchiveWriter: Sendable {
         int(values.count)
         values.withUnsafeBytes { data.append(contentsOf: $0) }
     }
+    /// Integers that fit in 32 bits (cluster labels), four bytes each.
+    public mutating func int32s(_ values: [Int32]) {
+        int(values.count)
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+    }
 }
 
 /// Reads what an ``ArchiveWriter`` wrote, in the same order; a short or foreign file throws.
@@ -55,6 +60,12 @@ public struct ArchiveReader {
         let n = try count(4)
         let range = try take(n * 4)
         return data[range].withUnsafeBytes { raw in (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+    }
+
+    public mutating func int32s() throws -> [Int32] {
+        let n = try count(4)
+        let range = try take(n * 4)
+        return data[range].withUnsafeBytes { raw in (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) } }
     }
 
     /// An element count, checked against what is left so a damaged count cannot ask for terabytes.

@@ -113,25 +113,48 @@ public enum Quad {
         influence: [Float], assignments: [Int], centroids: Matrix, budget: Int, parameters: Parameters,
         guard selectionGuard: (any SelectionGuard)? = nil, candidates: RowMask? = nil
     ) throws -> Outcome {
-        guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
-        try parameters.validate()
         guard influence.count == assignments.count else {
             throw SelectorError("\(influence.count) influences but \(assignments.count) cluster assignments")
         }
         guard assignments.allSatisfy({ $0 >= -1 && $0 < centroids.rows }) else {
             throw SelectorError("a cluster assignment is outside -1..<\(centroids.rows)")
         }
+        let scored = influence.indices.filter { !influence[$0].isNaN }
+        // Rows a query left out are neither unscored nor without a cluster: they are not candidates.
+        let isCandidate: (Int) -> Bool = { candidates?.contains($0) ?? true }
+        let summary = PoolSummary(
+            unscoredRows: influence.indices.count { influence[$0].isNaN && isCandidate($0) },
+            rowsWithoutCluster: assignments.indices.count { assignments[$0] < 0 && isCandidate($0) },
+            maximumInfluence: scored.map { Double(influence[$0]) }.max() ?? 0,
+            tauSampleValues: tauSampleRows(scored, size: parameters.tauSample, seed: parameters.seed).map { Double(influence[$0]) },
+            scoredRows: scored.count)
+        let rows = PoolRows(influence: influence, assignments: assignments, clusterCount: centroids.rows, seed: parameters.seed)
+        return try select(rows: rows, summary: summary, centroids: centroids, budget: budget, parameters: parameters, guard: selectionGuard)
+    }
+
+    /// The bandit over `rows`, which may know only some of the pool's rows (a shard set's driver):
+    /// throws ``RowsMissing`` naming the rows to fetch when the run reaches one it does not know. The
+    /// run is a function of the rows it reads, so running it again once they are known goes further
+    /// and ends with the subset the whole pool gives.
+    ///
+    /// - Parameter summary: the counts over rows the bandit does not read (see ``PoolSummary``).
+    public static func select(
+        rows: any Rows, summary: PoolSummary, centroids: Matrix, budget: Int, parameters: Parameters,
+        guard selectionGuard: (any SelectionGuard)? = nil
+    ) throws -> Outcome {
+        guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
+        try parameters.validate()
+        guard rows.clusterCount == centroids.rows else {
+            throw SelectorError("\(rows.clusterCount) clusters of rows but \(centroids.rows) centroids")
+        }
         var clock = ContinuousClock.now
         var diagnostics = Diagnostics()
         diagnostics.objectiveLabel = "rows selected so far"
         diagnostics.stepLabel = "round"
-        let scored = influence.indices.filter { !influence[$0].isNaN }
-        guard !scored.isEmpty else {
+        guard summary.scoredRows > 0, !summary.tauSampleValues.isEmpty else {
             throw SelectorError("no row of the gradient column has a usable, non-zero gradient: Quad has nothing to score")
         }
-        let statistics = SampleStatistics(
-            influence: influence, scoredRows: scored, sampleSize: parameters.tauSample,
-            quantile: parameters.tauQuantile, seed: streamSeed(parameters.seed, .tauSample))
+        let statistics = SampleStatistics(values: summary.tauSampleValues, quantile: parameters.tauQuantile)
         let tau = parameters.tau ?? statistics.quantile
         let alpha = parameters.alpha ?? 0.1 * statistics.standardDeviation
         let radius = parameters.radius ?? medianNearestCentroidDistance(centroids)
@@ -140,9 +163,7 @@ public enum Quad {
 
         let clusterCount = centroids.rows
         let arms = parameters.arms ?? max(1, min(50, clusterCount / 4))
-        var run = BanditRun(
-            influence: influence, assignments: assignments, clusterCount: clusterCount,
-            bandit: Bandit(neighbours: neighbours, alpha: alpha), tau: tau, parameters: parameters)
+        var run = BanditRun(rows: rows, bandit: Bandit(neighbours: neighbours, alpha: alpha), tau: tau, parameters: parameters)
         run.selectionGuard = selectionGuard
         try run.run(budget: budget, arms: arms, maxRounds: parameters.maxRounds ?? Int.max)
         let exhausted = run.members.count < budget && !run.stoppedAtMaxRounds
@@ -151,12 +172,7 @@ public enum Quad {
         }
         diagnostics.timings["bandit"] = elapsed(since: &clock)
 
-        let covered = Set(run.members.map { assignments[$0.row] }).count
-        let unscoredMembers = run.members.count { influence[$0.row].isNaN }
-        // Rows a query left out are neither unscored nor without a cluster: they are not candidates.
-        let isCandidate: (Int) -> Bool = { candidates?.contains($0) ?? true }
-        let rowsWithoutCluster = assignments.indices.count { assignments[$0] < 0 && isCandidate($0) }
-        let unscoredRows = influence.indices.count { influence[$0].isNaN && isCandidate($0) }
+        let unscoredMembers = run.members.count { rows.influence($0.row).isNaN }
         diagnostics.objectiveTrace = run.acceptedAfterRound.map(Double.init)
         diagnostics.series["pullsPerRound"] = run.pullsPerRound.map(Double.init)
         diagnostics.series["acceptedPullsPerRound"] = run.acceptedPullsPerRound.map(Double.init)
@@ -170,23 +186,23 @@ public enum Quad {
             "rowsInClustersWithoutScoredRows": Double(run.rowsInUnscorableClusters),
             "arms": Double(arms),
             "clusters": Double(clusterCount),
-            "clustersCovered": Double(covered),
+            "clustersCovered": Double(run.coveredClusters.count),
             "tau": tau,
             "alpha": alpha,
             "radius": radius,
             "influenceMean": statistics.mean,
             "influenceStandardDeviation": statistics.standardDeviation,
-            "unscoredRows": Double(unscoredRows),
+            "unscoredRows": Double(summary.unscoredRows),
             "unscoredMembers": Double(unscoredMembers),
-            "rowsWithoutCluster": Double(rowsWithoutCluster),
+            "rowsWithoutCluster": Double(summary.rowsWithoutCluster),
             "filledRows": Double(run.filledRows),
             "filledSlices": Double(run.filledSlices),
         ]
         if selectionGuard != nil { diagnostics.counters["guardRefusedRows"] = Double(run.refusedRows) }
         diagnostics.notes = notes(
-            run: run, budget: budget, tau: tau, maximumInfluence: scored.map { Double(influence[$0]) }.max()!,
-            unscoredMembers: unscoredMembers, unscoredRows: unscoredRows,
-            rowsWithoutCluster: rowsWithoutCluster, strict: parameters.strict)
+            run: run, budget: budget, tau: tau, maximumInfluence: summary.maximumInfluence,
+            unscoredMembers: unscoredMembers, unscoredRows: summary.unscoredRows,
+            rowsWithoutCluster: summary.rowsWithoutCluster, strict: parameters.strict)
         return Outcome(selection: Selection(members: run.members, diagnostics: diagnostics), bandit: run.bandit)
     }
 
@@ -251,6 +267,9 @@ public enum Quad {
     enum Stream: UInt64 {
         case kmeansSample = 1, kmeansSeeding, clusterOrder, tauSample, estimation
     }
+
+    /// The key that orders `row` in its cluster's read order (a shard set's steps fetch rows by it).
+    public static func readOrderKey(seed: UInt64, row: Int) -> UInt64 { RowKeys.key(streamSeed(seed, .clusterOrder), row) }
 
     static func streamSeed(_ seed: UInt64, _ stream: Stream) -> UInt64 {
         var random = SeededRandom(seed: seed ^ (stream.rawValue &* 0x9E37_79B9_7F4A_7C15))

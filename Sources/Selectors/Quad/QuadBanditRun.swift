@@ -2,16 +2,13 @@ extension Quad {
     /// One bandit run: the clusters' read orders and cursors, the members accepted so far and the
     /// counts the diagnostics report.
     struct BanditRun {
-        let influence: [Float]
+        let rows: any Rows
         let tau: Double
         var bandit: Bandit
-        /// Rows of each cluster in their seeded read order.
-        private var order: [[Int]]
         /// How many rows of each cluster have been read.
         private var cursor: [Int]
-        /// The scored rows of each cluster (those with a usable gradient), in read order, and how many
-        /// of them have been read: the rows a slice that has too few of its own borrows its estimate from.
-        private var scoredOrder: [[Int]]
+        /// How many scored rows of each cluster have been read: a slice that has too few of its own
+        /// borrows its estimate from the cluster's other scored rows.
         private var scoredCursor: [Int]
         /// Clusters with rows but no scored row: they cannot be scored, so they are never pulled
         /// (``fillFromRejectedSlices(budget:fallbackScore:)`` takes their rows last).
@@ -21,9 +18,11 @@ extension Quad {
         private var estimationDraws: [Int]
         private let estimationSeed: UInt64
         /// Slices read but not accepted, for the fill (``fillFromRejectedSlices(budget:fallbackScore:)``).
-        private var rejected: [(reward: Double, pull: Int, rows: ArraySlice<Int>, estimate: Double)] = []
+        private var rejected: [(reward: Double, pull: Int, cluster: Int, rows: [Int], estimate: Double)] = []
 
         private(set) var members: [Member] = []
+        /// Clusters with at least one member.
+        private(set) var coveredClusters = Set<Int>()
         /// Members after each round (the objective trace).
         private(set) var acceptedAfterRound: [Int] = []
         /// Slices read, and slices accepted, in each round.
@@ -45,34 +44,38 @@ extension Quad {
         /// Rows of accepted or filled slices the guard refused.
         private(set) var refusedRows = 0
 
-        init(influence: [Float], assignments: [Int], clusterCount: Int, bandit: Bandit, tau: Double, parameters: Parameters) {
-            self.influence = influence
+        init(rows: any Rows, bandit: Bandit, tau: Double, parameters: Parameters) {
+            self.rows = rows
             self.tau = tau
             self.bandit = bandit
-            order = [[Int]](repeating: [], count: clusterCount)
-            for (row, cluster) in assignments.enumerated() where cluster >= 0 { order[cluster].append(row) }
-            // A cluster's read order is its rows by key h(seed, row), not a shuffle of a random stream,
-            // so a corpus split into shards reads every cluster in the same order (docs/ARCHITECTURE.md, "Shard sets").
-            let orderSeed = Quad.streamSeed(parameters.seed, .clusterOrder)
-            for cluster in order.indices { order[cluster] = RowKeys.ordered(order[cluster], seed: orderSeed) }
-            cursor = [Int](repeating: 0, count: clusterCount)
-            sliceSize = order.map { max(1, Int((parameters.gamma * Double($0.count)).rounded())) }
-            estimationDraws = order.map { max(2, Int((parameters.bEst * Double($0.count)).rounded())) }
+            let clusters = 0..<rows.clusterCount
+            cursor = [Int](repeating: 0, count: clusters.count)
+            scoredCursor = cursor
+            sliceSize = clusters.map { max(1, Int((parameters.gamma * Double(rows.rowCount($0))).rounded())) }
+            estimationDraws = clusters.map { max(2, Int((parameters.bEst * Double(rows.rowCount($0))).rounded())) }
             estimationSeed = Quad.streamSeed(parameters.seed, .estimation)
-            let scoredOrder = order.map { rows in rows.filter { !influence[$0].isNaN } }
-            self.scoredOrder = scoredOrder
-            scoredCursor = [Int](repeating: 0, count: clusterCount)
-            // A local copy: a closure may not capture self before every stored property is set.
-            let readOrder = order
-            unscorableClusters = readOrder.indices.filter { !readOrder[$0].isEmpty && scoredOrder[$0].isEmpty }
+            unscorableClusters = clusters.filter { rows.rowCount($0) > 0 && rows.scoredCount($0) == 0 }
         }
 
         /// Rows of the clusters that cannot be scored (see ``unscorableClusters``).
-        var rowsInUnscorableClusters: Int { unscorableClusters.reduce(0) { $0 + order[$1].count } }
+        var rowsInUnscorableClusters: Int { unscorableClusters.reduce(0) { $0 + rows.rowCount($1) } }
 
         /// A cluster the bandit may pull: it has unread rows and at least one scored row.
         private func isOpen(_ cluster: Int) -> Bool {
-            cursor[cluster] < order[cluster].count && !scoredOrder[cluster].isEmpty
+            cursor[cluster] < rows.rowCount(cluster) && rows.scoredCount(cluster) > 0
+        }
+
+        /// The rows a pull of each of `clusters` (in this order, from their cursors) would read: the
+        /// next two slices, and every scored row where a slice is expected to borrow (fewer scored
+        /// rows in a slice's worth of the cluster than its estimate draws).
+        private func missing(_ clusters: some Sequence<Int>) -> RowsMissing {
+            var missing = RowsMissing(ranks: [:], allScored: [])
+            for cluster in clusters {
+                missing.ranks[cluster] = min(rows.rowCount(cluster), cursor[cluster] + 2 * sliceSize[cluster])
+                let expectedScored = Double(rows.scoredCount(cluster)) * Double(sliceSize[cluster]) / Double(max(1, rows.rowCount(cluster)))
+                if expectedScored < Double(estimationDraws[cluster]) { missing.allScored.insert(cluster) }
+            }
+            return missing
         }
 
         /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
@@ -86,8 +89,14 @@ extension Quad {
                     break
                 }
                 let (pullsBefore, acceptedBefore) = (pulls, acceptedPulls)
-                for cluster in pulled {
-                    try pull(cluster, budget: budget)
+                for (index, cluster) in pulled.enumerated() {
+                    if var missing = try pull(cluster, budget: budget) {
+                        // The rest of the round's pulls are known now: fetch their slices in the same round.
+                        let rest = self.missing(pulled[(index + 1)...])
+                        missing.ranks.merge(rest.ranks) { a, _ in a }
+                        missing.allScored.formUnion(rest.allScored)
+                        throw missing
+                    }
                     if members.count == budget { break }
                 }
                 acceptedAfterRound.append(members.count)
@@ -104,14 +113,22 @@ extension Quad {
             let ranked = rejected.sorted { a, b in a.reward > b.reward || (a.reward == b.reward && a.pull < b.pull) }
             for slice in ranked where members.count < budget {
                 filledSlices += 1
-                for row in try admitted(Array(slice.rows), limit: budget - members.count) {
-                    let value = influence[row]
+                let before = members.count
+                defer { if members.count > before { coveredClusters.insert(slice.cluster) } }
+                for row in try admitted(slice.rows, limit: budget - members.count) {
+                    let value = rows.influence(row)
                     members.append(Member(row: row, score: value.isNaN ? slice.estimate : Double(value)))
                     filledRows += 1
                 }
             }
-            for cluster in unscorableClusters where members.count < budget {
-                for row in try admitted(order[cluster], limit: budget - members.count) {
+            for (index, cluster) in unscorableClusters.enumerated() where members.count < budget {
+                guard let clusterRows = rows.rows(cluster, 0..<rows.rowCount(cluster)) else {
+                    throw RowsMissing(
+                        ranks: Dictionary(uniqueKeysWithValues: unscorableClusters[index...].map { ($0, rows.rowCount($0)) }), allScored: [])
+                }
+                let admittedRows = try admitted(clusterRows, limit: budget - members.count)
+                if !admittedRows.isEmpty { coveredClusters.insert(cluster) }
+                for row in admittedRows {
                     members.append(Member(row: row, score: fallbackScore))
                     filledRows += 1
                 }
@@ -129,7 +146,8 @@ extension Quad {
         }
 
         /// Reads the cluster's next slice, estimates its reward and accepts the slice (cut at the budget)
-        /// when the reward is positive.
+        /// when the reward is positive. Returns the rows to fetch, changing nothing, when ``rows`` does
+        /// not know the rows the pull reads; nil when the pull is done.
         ///
         /// The estimate wants `min(b_est, slice size)` draws, taken among the slice's scored rows (those
         /// with the smallest keys, see the read order). A slice with fewer scored rows than that (a
@@ -137,42 +155,54 @@ extension Quad {
         /// rows, unread ones first in read order, then those already read: the cluster is the arm, and
         /// its scored rows are the evidence for any slice of it. With a complete column no slice
         /// borrows, and the estimate is the slice's own.
-        private mutating func pull(_ cluster: Int, budget: Int) throws {
+        private mutating func pull(_ cluster: Int, budget: Int) throws -> RowsMissing? {
             let start = cursor[cluster]
-            let slice = order[cluster][start..<min(start + sliceSize[cluster], order[cluster].count)]
-            cursor[cluster] += slice.count
-            pulls += 1
-            let scored = slice.filter { !influence[$0].isNaN }
+            let size = rows.rowCount(cluster)
+            guard let slice = rows.rows(cluster, start..<min(start + sliceSize[cluster], size)) else { return missing([cluster]) }
+            let scored = slice.filter { !rows.influence($0).isNaN }
             let scoredStart = scoredCursor[cluster]
-            scoredCursor[cluster] += scored.count
             let wanted = min(estimationDraws[cluster], slice.count)
+            var borrowed: [Int] = []
+            if scored.count < wanted {
+                let scoredTotal = rows.scoredCount(cluster)
+                let unreadStart = scoredStart + scored.count
+                let unreadCount = min(wanted - scored.count, scoredTotal - unreadStart)
+                let readCount = min(wanted - scored.count - unreadCount, scoredStart)
+                guard let unread = rows.scoredRows(cluster, unreadStart..<unreadStart + unreadCount),
+                    let read = rows.scoredRows(cluster, 0..<readCount)
+                else { return RowsMissing(ranks: [:], allScored: [cluster]) }
+                borrowed = unread + read
+            }
+            cursor[cluster] += slice.count
+            scoredCursor[cluster] += scored.count
+            pulls += 1
             var sum = 0.0
             let draws: Int
             if scored.count >= wanted {
                 draws = wanted
-                for row in RowKeys.smallest(draws, of: scored, seed: estimationSeed) { sum += Double(influence[row]) }
+                for row in RowKeys.smallest(draws, of: scored, seed: estimationSeed) { sum += Double(rows.influence(row)) }
             } else {
                 if scored.isEmpty { pullsWithoutScoredRows += 1 }
                 pullsEstimatedFromCluster += 1
-                let clusterScored = scoredOrder[cluster]
-                let unread = clusterScored[scoredCursor[cluster]...].prefix(wanted - scored.count)
-                let read = clusterScored[..<scoredStart].prefix(wanted - scored.count - unread.count)
-                draws = scored.count + unread.count + read.count
-                for row in scored + unread + read { sum += Double(influence[row]) }
+                draws = scored.count + borrowed.count
+                for row in scored + borrowed { sum += Double(rows.influence(row)) }
             }
             // Open clusters have a scored row, so draws >= 1.
             let estimate = sum / Double(draws)
             let reward = estimate - tau
             bandit.record(reward: reward, on: cluster)
             guard reward > 0 else {
-                rejected.append((reward, pulls, slice, estimate))
-                return
+                rejected.append((reward, pulls, cluster, slice, estimate))
+                return nil
             }
             acceptedPulls += 1
-            for row in try admitted(Array(slice), limit: budget - members.count) {
-                let value = influence[row]
+            let admittedRows = try admitted(slice, limit: budget - members.count)
+            if !admittedRows.isEmpty { coveredClusters.insert(cluster) }
+            for row in admittedRows {
+                let value = rows.influence(row)
                 members.append(Member(row: row, score: value.isNaN ? estimate : Double(value)))
             }
+            return nil
         }
     }
 }

@@ -99,15 +99,9 @@ extension Quad {
         var mean: Double
         var standardDeviation: Double
 
-        init(influence: [Float], scoredRows: [Int], sampleSize: Int, quantile q: Double, seed: UInt64) {
-            var values: [Double]
-            if scoredRows.count <= sampleSize {
-                values = scoredRows.map { Double(influence[$0]) }
-            } else {
-                // The scored rows with the smallest keys h(seed, row): the same sample however the
-                // corpus is split.
-                values = RowKeys.smallest(sampleSize, of: scoredRows, seed: seed).map { Double(influence[$0]) }
-            }
+        /// - Parameter values: the influences of the tau sample (``Quad/tauSampleRows(_:size:seed:)``), any order.
+        init(values: [Double], quantile q: Double) {
+            var values = values
             values.sort()
             // Linear interpolation between order statistics (NumPy's default quantile rule).
             let position = q * Double(values.count - 1)

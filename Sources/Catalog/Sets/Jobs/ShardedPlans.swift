@@ -9,7 +9,7 @@ import Selectors
 /// | --- | --- | --- | --- |
 /// | less, rds | 1 | each shard's top k with scores | global top k (exact) |
 /// | random | 1 | each shard's k smallest keys h(seed, row) | the k smallest (exact) |
-/// | quad | 2 | the k-means sample's candidates; then every row's cluster and influence | the sample's fit; the bandit (exact) |
+/// | quad | 1 + 1 per k-means pass + 1 + 1 per fetch | the sample's candidates; its rows' nearest centers; each row's cluster and influence, kept, with counts per cluster; the rows of the slices the bandit pulls | the fit's update; the bandit over the rows fetched so far (exact) |
 /// | gtp | 1 per iteration | each shard's top 2k correlations with the broadcast residual | the pursuit step on the candidates' rows (exact) |
 /// | spice, dpp | 1 (dpp 2), then 1 per tree level | each shard's greedy picks; then each group's greedy over its children's picks | the greedy over their union (GreeDi) |
 ///

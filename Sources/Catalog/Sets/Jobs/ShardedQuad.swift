@@ -8,8 +8,9 @@ import Selectors
 /// - then one round per assignment pass of the fit (k-means|| rounds, Lloyd iterations): each shard
 ///   assigns the sample rows it owns to the broadcast centers and returns a label and a distance per
 ///   row; the merge updates the fit, which costs O(sample x dim), not O(sample x k x dim);
-/// - the last round: each shard returns every row's cluster and influence (each a function of the row
-///   alone), and the bandit runs on the driver.
+/// - the assignment round: each shard assigns and scores every row and returns counts per cluster;
+///   then read rounds fetch the slices the bandit pulls (``ShardedQuadBandit``), so the driver holds
+///   O(k) counts and the rows the bandit read, never a value per row of the corpus.
 enum ShardedQuad {
     struct Sample: Codable {
         var rows: [Int]
@@ -34,16 +35,10 @@ enum ShardedQuad {
             return try fitStep(job, round: round, shard: shard, embeddings: inputs.embeddings!)
         }
         let centroids = try readCentroids(job)
-        let checkpoint = inputs.checkpoints[0]
-        let influence = try Quad.influences(gradients: checkpoint.pool, target: checkpoint.target)
-        let assignments = try Quad.assign(inputs.embeddings!, centroids: centroids)
-        // Per row: the cluster (Int32, -1 for none) and the influence (Float32, NaN when unscored).
-        var data = Data(capacity: influence.count * 8)
-        for (cluster, value) in zip(assignments, influence) {
-            withUnsafeBytes(of: Int32(cluster).littleEndian) { data.append(contentsOf: $0) }
-            withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+        if FileManager.default.fileExists(atPath: ShardedQuadBandit.readsURL(job, round: round).path) {
+            return try ShardedQuadBandit.readStep(job, round: round, shard: shard, inputs: inputs, centroids: centroids, parameters: parameters)
         }
-        return data
+        return try ShardedQuadBandit.assignStep(job, shard: shard, inputs: inputs, centroids: centroids, parameters: parameters)
     }
 
     static func merge(_ job: ShardJob, round: Int) throws -> ShardedPlans.Outcome {
@@ -56,23 +51,11 @@ enum ShardedQuad {
             try continueFit(job, round: round, parameters: parameters)
             return .next
         }
-        var influence: [Float] = []
-        var assignments: [Int] = []
-        for (shard, data) in try job.results(round: round).enumerated() {
-            guard data.count == job.shardSet.manifest.shards[shard].rows * 8 else {
-                throw CatalogError(.damaged, "shard \(shard)'s cluster result holds \(data.count / 8) rows, the shard \(job.shardSet.manifest.shards[shard].rows)", remedy: "run its step again")
-            }
-            data.withUnsafeBytes { raw in
-                for i in 0..<data.count / 8 {
-                    assignments.append(Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int32.self))))
-                    influence.append(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8 + 4, as: UInt32.self))))
-                }
-            }
-        }
         let (centroids, iterations) = try readCentroids(job, withIterations: true)
-        var outcome = try Quad.select(influence: influence, assignments: assignments, centroids: centroids, budget: job.state.budgetRows, parameters: parameters)
-        outcome.selection.diagnostics.counters["kmeansIterations"] = Double(iterations)
-        return .finished(outcome.selection, extraRecipe: [])
+        if FileManager.default.fileExists(atPath: ShardedQuadBandit.readsURL(job, round: round).path) {
+            return try ShardedQuadBandit.mergeRead(job, round: round, centroids: centroids, iterations: iterations, parameters: parameters)
+        }
+        return try ShardedQuadBandit.mergeAssign(job, round: round, centroids: centroids, iterations: iterations, parameters: parameters)
     }
 
     // MARK: The fit as rounds
