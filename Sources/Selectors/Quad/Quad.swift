@@ -119,15 +119,7 @@ public enum Quad {
         guard assignments.allSatisfy({ $0 >= -1 && $0 < centroids.rows }) else {
             throw SelectorError("a cluster assignment is outside -1..<\(centroids.rows)")
         }
-        let scored = influence.indices.filter { !influence[$0].isNaN }
-        // Rows a query left out are neither unscored nor without a cluster: they are not candidates.
-        let isCandidate: (Int) -> Bool = { candidates?.contains($0) ?? true }
-        let summary = PoolSummary(
-            unscoredRows: influence.indices.count { influence[$0].isNaN && isCandidate($0) },
-            rowsWithoutCluster: assignments.indices.count { assignments[$0] < 0 && isCandidate($0) },
-            maximumInfluence: scored.map { Double(influence[$0]) }.max() ?? 0,
-            tauSampleValues: tauSampleRows(scored, size: parameters.tauSample, seed: parameters.seed).map { Double(influence[$0]) },
-            scoredRows: scored.count)
+        let summary = PoolSummary(influence: influence, assignments: assignments, parameters: parameters, candidates: candidates)
         let rows = PoolRows(influence: influence, assignments: assignments, clusterCount: centroids.rows, seed: parameters.seed)
         return try select(rows: rows, summary: summary, centroids: centroids, budget: budget, parameters: parameters, guard: selectionGuard)
     }

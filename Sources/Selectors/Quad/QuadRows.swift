@@ -77,6 +77,19 @@ extension Quad {
             self.tauSampleValues = tauSampleValues
             self.scoredRows = scoredRows
         }
+
+        /// The summary of a pool held in memory. `candidates`: the rows a query left, when it left only
+        /// some (the other rows are neither unscored nor without a cluster: they are not candidates).
+        public init(influence: [Float], assignments: [Int], parameters: Parameters, candidates: RowMask? = nil) {
+            let scored = influence.indices.filter { !influence[$0].isNaN }
+            let isCandidate: (Int) -> Bool = { candidates?.contains($0) ?? true }
+            self.init(
+                unscoredRows: influence.indices.count { influence[$0].isNaN && isCandidate($0) },
+                rowsWithoutCluster: assignments.indices.count { assignments[$0] < 0 && isCandidate($0) },
+                maximumInfluence: scored.map { Double(influence[$0]) }.max() ?? 0,
+                tauSampleValues: Quad.tauSampleRows(scored, size: parameters.tauSample, seed: parameters.seed).map { Double(influence[$0]) },
+                scoredRows: scored.count)
+        }
     }
 
     /// The rows of the tau sample among `scoredRows` (global rows): all of them when there are at most
