@@ -56,16 +56,19 @@ public struct ArchiveReader {
     public mutating func double() throws -> Double { Double(bitPattern: UInt64(bitPattern: Int64(try int()))) }
     public mutating func words() throws -> [UInt64] { try (0..<(try count(8))).map { _ in UInt64(bitPattern: Int64(try int())) } }
     public mutating func ints() throws -> [Int] { try (0..<(try count(8))).map { _ in try int() } }
-    public mutating func floats() throws -> [Float] {
-        let n = try count(4)
-        let range = try take(n * 4)
-        return data[range].withUnsafeBytes { raw in (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
-    }
+    public mutating func floats() throws -> [Float] { try copied(Float.self) }
+    public mutating func int32s() throws -> [Int32] { try copied(Int32.self) }
 
-    public mutating func int32s() throws -> [Int32] {
+    /// A counted array of 4-byte values, copied out in one go (a sample's embeddings are millions).
+    private mutating func copied<T>(_ type: T.Type) throws -> [T] {
         let n = try count(4)
         let range = try take(n * 4)
-        return data[range].withUnsafeBytes { raw in (0..<n).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self) } }
+        return [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+            data[range].withUnsafeBytes { raw in
+                if n > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: n * 4) }
+            }
+            initialized = n
+        }
     }
 
     /// An element count, checked against what is left so a damaged count cannot ask for terabytes.

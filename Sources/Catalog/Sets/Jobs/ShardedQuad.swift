@@ -77,6 +77,9 @@ enum ShardedQuad {
         sampleFile.int(data.columns)
         sampleFile.floats(data.values)
         try ShardJob.writeAtomically(sampleFile.data, to: job.stateFile("sample.bin"))
+        var usableFile = ArchiveWriter(magic: usableMagic)
+        usableFile.int(samples.reduce(0) { $0 + $1.usable })
+        try ShardJob.writeAtomically(usableFile.data, to: job.stateFile("usable-rows.bin"))
         try saveFit(KMeansFit(kmeans, data: data), sample: data, job, nextRound: 2)
     }
 
@@ -193,14 +196,16 @@ enum ShardedQuad {
 
     /// The fit's configuration, as round 1 chose it (the cluster count comes from every shard's usable rows).
     private static func kmeans(_ job: ShardJob, parameters: Quad.Parameters) throws -> KMeans {
-        let samples = try job.results(round: 1).map { try ShardedPlans.decode(Sample.self, $0, job: job, what: "a sample step's result") }
-        return Quad.kmeans(usableRows: samples.reduce(0) { $0 + $1.usable }, clusters: parameters.clusters, seed: parameters.seed)
+        let url = job.stateFile("usable-rows.bin")
+        var file = try ArchiveReader(try RowDigests.read(url), magic: usableMagic, what: url.path)
+        return Quad.kmeans(usableRows: try file.int(), clusters: parameters.clusters, seed: parameters.seed)
     }
 
     private static func centersURL(_ job: ShardJob, round: Int) -> URL { job.stateFile("centers-round-\(round).bin") }
     private static let sampleRowsMagic = "quadcat-quad-sample-rows-v1"
     private static let sampleMagic = "quadcat-quad-sample-v1"
     private static let centersMagic = "quadcat-quad-centers-v1"
+    private static let usableMagic = "quadcat-quad-usable-rows-v1"
 
     // The centroids the last fit merge broadcasts: rows, columns, iterations, then Float32 values.
     static func writeCentroids(_ centroids: Matrix, iterations: Int, _ job: ShardJob) throws {

@@ -149,7 +149,17 @@ enum ShardedQuadBandit {
         let k = centroids.rows
         let known = Known(below: [UInt64](repeating: 0, count: k), complete: rowCounts.map { $0 == 0 }, scoredComplete: scoredCounts.map { $0 == 0 })
         try save(summary, known, job)
+        var file = ArchiveWriter(magic: assignRoundMagic)
+        file.int(round)
+        try ShardJob.writeAtomically(file.data, to: job.stateFile("quad-assign-round.bin"))
         return try runBandit(job, round: round, summary: summary, known: known, centroids: centroids, iterations: iterations, parameters: parameters)
+    }
+
+    /// The round in which every row was assigned (the rounds before it, but the first, ran the fit).
+    private static func assignmentRound(_ job: ShardJob) throws -> Int {
+        let url = job.stateFile("quad-assign-round.bin")
+        var file = try ArchiveReader(try RowDigests.read(url), magic: assignRoundMagic, what: url.path)
+        return try file.int()
     }
 
     /// A read round's merge: the fetched rows join what the driver knows; then the bandit again.
@@ -191,6 +201,9 @@ enum ShardedQuadBandit {
             var outcome = try Quad.select(rows: rows, summary: summary.pool, centroids: centroids, budget: job.state.budgetRows, parameters: parameters)
             outcome.selection.diagnostics.counters["kmeansIterations"] = Double(iterations)
             outcome.selection.diagnostics.counters["rowsFetched"] = Double(known.fetched.count)
+            let assignRound = try assignmentRound(job)
+            outcome.selection.diagnostics.counters["kmeansRounds"] = Double(assignRound - 2)
+            outcome.selection.diagnostics.counters["readRounds"] = Double(round - assignRound)
             return .finished(outcome.selection, extraRecipe: [])
         } catch let missing as Quad.RowsMissing {
             let requests = nextRequests(missing, summary: summary, known: known, rows: rows)
@@ -346,4 +359,5 @@ enum ShardedQuadBandit {
     private static let rowsMagic = "quadcat-quad-rows-v1"
     private static let requestsMagic = "quadcat-quad-reads-v1"
     private static let stateMagic = "quadcat-quad-bandit-v1"
+    private static let assignRoundMagic = "quadcat-quad-assign-round-v1"
 }
