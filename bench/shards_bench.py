@@ -12,6 +12,7 @@ F (log det) of the tree's subset over the flat merge's (--selectors "" runs only
 """
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -39,6 +40,7 @@ def run(set_path, selector, budget, target):
               if key.startswith("stepSeconds.round")]
     return {
         "selector": selector, "rows": len(subset.rows), "wall": wall, "rounds": len(rounds),
+        "counters": {key: counters[key] for key in ("kmeansRounds", "readRounds", "clusters", "rowsFetched", "kmeansIterations") if key in counters},
         "stepSecondsPerRound": rounds, "mergeSeconds": series.get("mergeSeconds", []),
         "resultBytes": counters.get("resultBytes", 0), "broadcastBytes": counters.get("broadcastBytes", 0),
         "fetchedBytes": counters.get("fetchedBytes", 0),
@@ -98,6 +100,92 @@ def project(result, rows, shards, budget_rows):
     return out
 
 
+QUAD_TARGETS = (100_000_000, 1_000_000_000)
+QUAD_SAMPLE = 100_000     # the k-means sample (Quad's kmeansSample default)
+QUAD_TAU_SAMPLE = 2000
+EMBEDDING_DIM = 384
+
+
+def quad_phases(result, shards):
+    """The measured Quad run cut into its phases (round 1 the sample, then the k-means passes, the
+    assignment of every row, the read rounds): per round the core-seconds of its steps beyond a fixed
+    per-step overhead (the fastest step of round 1, which hashes a shard's rows and little else), the
+    slowest step and the merge."""
+    rounds, merges = result["stepSecondsPerRound"], result["mergeSeconds"]
+    overhead = min(rounds[0])
+    work = lambda r: sum(max(0.0, t - overhead) for t in rounds[r])
+    fit = result["counters"]["kmeansRounds"]
+    assign = 1 + fit
+    return {
+        "overhead": overhead,
+        "sample": {"work": work(0), "slowest": max(rounds[0]), "merge": merges[0]},
+        "fit": [{"work": work(r), "slowest": max(rounds[r]), "merge": merges[r]} for r in range(1, 1 + fit)],
+        "assign": {"work": work(assign), "slowest": max(rounds[assign]), "merge": merges[assign], "total": sum(rounds[assign])},
+        "reads": [{"work": work(r), "slowest": max(rounds[r]), "merge": merges[r]} for r in range(assign + 1, len(rounds))],
+    }
+
+
+def project_quad(result, rows, shards, cores=2):
+    """Quad's time on N rows and M machines like this one from the measured phases (assumptions printed
+    with it): a round's time is the per-step overhead plus its work spread over the machines' cores,
+    the work of each phase scaled by what it reads (rows for the sample, assignment and read rounds;
+    the fixed sample for the k-means passes) and by k = sqrt(N) where it compares with every centroid;
+    the driver's merges scale with what they hold: the seeding merge (weighted k-means++ over the
+    k-means|| draws) as k^2 ln k, the other k-means merges as k, the bandit's with the rows fetched."""
+    phases = quad_phases(result, shards)
+    k = result["counters"]["clusters"]
+    fetched = result["counters"]["rowsFetched"]
+    o = phases["overhead"]
+    fit = phases["fit"]
+    seeding = max(fit, key=lambda f: f["merge"])
+    others = [f for f in fit if f is not seeding]
+    lloyd_merge = sum(f["merge"] for f in others) / max(1, len(others))
+    lloyd_work = max(f["work"] for f in fit[-3:])        # a Lloyd pass: the sample against all k centroids
+    passes = 1 + 5 + 20                                   # the most the fit runs: first draw, 5 k-means|| rounds, 20 Lloyd iterations
+    out = {}
+    for target in QUAD_TARGETS:
+        k2 = round(target ** 0.5)
+        grow_k = k2 / k
+        share = (target / rows)                           # rows per machine grow with the corpus, shrink with the machines
+        for machines in MACHINES:
+            spread = lambda work: work / (machines * cores)
+            steps = o + spread(phases["sample"]["work"] * share)
+            steps += passes * (o + spread(lloyd_work * grow_k))
+            steps += o + spread(phases["assign"]["work"] * share * grow_k)
+            read_rounds = max(1, round(len(phases["reads"]) * share ** 0.5))   # bandit rounds grow with pulls: budget / cluster size
+            read_work = max((r["work"] for r in phases["reads"]), default=0.0)
+            steps += read_rounds * (o + spread(read_work * share))
+            driver = (phases["sample"]["merge"] + (passes - 1) * lloyd_merge * grow_k
+                      + seeding["merge"] * grow_k ** 2 * math.log(k2) / math.log(k)
+                      + phases["assign"]["merge"] * grow_k + sum(r["merge"] for r in phases["reads"]) * share)
+            # Bytes into the driver: a label and a distance per sample row each pass, the counts per cluster from every
+            # machine, the rows fetched (16 bytes each), the sample's embeddings once; out: each pass's centers.
+            inbound = passes * QUAD_SAMPLE * 8 + machines * (k2 * 16 + QUAD_TAU_SAMPLE * 12) + fetched * share * 16 + QUAD_SAMPLE * EMBEDDING_DIM * 4
+            outbound = passes * k2 * EMBEDDING_DIM * 4
+            transfer = (inbound + outbound) / (NETWORK_GBPS * 1e9)
+            total = steps + driver + transfer
+            out[f"{target:.0e}/{machines}"] = {"seconds": total, "steps": steps, "driver": driver, "transfer": transfer,
+                                               "driverShare": (driver + inbound / (NETWORK_GBPS * 1e9)) / total, "clusters": k2, "readRounds": read_rounds}
+    return out
+
+
+def print_quad(result, rows, shards):
+    phases = quad_phases(result, shards)
+    fit, assign, reads = phases["fit"], phases["assign"], phases["reads"]
+    print(f"\nquad, measured ({rows:,} rows, {shards} shards; per-step overhead {phases['overhead']:.2f} s): sample: slowest step "
+          f"{phases['sample']['slowest']:.2f} s, merge {phases['sample']['merge']:.2f} s; {len(fit)} k-means rounds: slowest steps "
+          f"{sum(f['slowest'] for f in fit):.1f} s, merges {sum(f['merge'] for f in fit):.1f} s (largest {max(f['merge'] for f in fit):.1f} s: "
+          f"the seeding over the k-means|| draws); assignment: slowest step {assign['slowest']:.1f} s ({assign['total']:.1f} s over all shards), "
+          f"merge {assign['merge']:.2f} s; {len(reads)} read rounds: slowest steps {sum(r['slowest'] for r in reads):.2f} s, "
+          f"merges {sum(r['merge'] for r in reads):.2f} s; {result['counters'].get('rowsFetched', 0):,.0f} rows fetched")
+    print("quad, projected (machines like this one, 2 cores; k = sqrt(N); the fit at its most passes, 1 + 5 + 20; each round a "
+          "per-step overhead plus its work over every core; see project_quad):")
+    for key, p in project_quad(result, rows, shards).items():
+        target, machines = key.split("/")
+        print(f"  {float(target):.0e} rows, {machines:>3} machines, k = {p['clusters']:,}: {p['seconds'] / 60:5.1f} min "
+              f"(steps {p['steps'] / 60:.1f}, driver {p['driver'] / 60:.2f}, transfer {p['transfer'] / 60:.2f}; driver's share {100 * p['driverShare']:.0f}%)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("set")
@@ -132,6 +220,10 @@ def main(argv=None):
         parts = "; ".join(f"{m} machines {p['seconds'] / 60:.1f} min (steps {p['steps'] / 60:.1f}, transfer {p['transfer'] / 60:.1f}, merges {p['merges'] / 60:.1f})"
                           for m, p in projection.items())
         print(f"  {result['selector']:<8} {parts}")
+    for result in results:
+        if result["selector"] == "quad" and "kmeansRounds" in result["counters"]:
+            print_quad(result, rows, shards)
+            result["quadProjection"] = project_quad(result, rows, shards)
     if args.tree_fan_in:
         rows_budget = int(round(float(args.budget.rstrip("%")) / 100 * rows)) if args.budget.endswith("%") else int(args.budget)
         print(f"\nGreeDi: a tree of merges of fan-in {args.tree_fan_in} against the flat merge ({shards} shards, budget {rows_budget} rows):")

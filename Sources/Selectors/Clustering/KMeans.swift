@@ -153,7 +153,10 @@ public struct KMeans: Sendable {
             vectors.values.withUnsafeBufferPointer { v in
                 distances.values.withUnsafeMutableBufferPointer { out in
                     nonisolated(unsafe) let (x, v, out) = (x, v, out)
-                    let parts = Self.parts(data.rows)
+                    // Each row's distances are its own (a fixed-order dot product), so any split gives the same
+                    // values: one part per core, at least 1,024 rows each.
+                    let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, data.rows / 1024))
+                    let parts = (0..<cores).map { c in c * data.rows / cores..<(c + 1) * data.rows / cores }
                     DispatchQueue.concurrentPerform(iterations: parts.count) { p in
                         let rows = parts[p]
                         qc_dot_rows_vectors(x.baseAddress! + rows.lowerBound * dim, rows.count, dim, v.baseAddress!, m, out.baseAddress! + rows.lowerBound * m)
