@@ -112,6 +112,11 @@ struct QuadTests {
             }
         }
         #expect(got.count { $0.isNaN } == 6)
+        // A partial column (one row in 20 usable) is read row by row, with the same values.
+        let sparse = RowMask(count: n, rows: Array(stride(from: 3, to: n, by: 20)) + [5, 6, 7, 8])
+        let partial = try Quad.influences(gradients: MaskedMatrix(gradients, usableRows: sparse), target: target)
+        let dense = try Quad.influences(gradients: gradients, target: target)
+        for r in 0..<n { #expect(sparse.contains(r) ? partial[r].bitPattern == dense[r].bitPattern : partial[r].isNaN, "row \(r)") }
     }
 
     @Test func mismatchedEmptyOrUnscoredInputsAreRejected() throws {

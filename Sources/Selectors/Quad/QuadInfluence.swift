@@ -10,6 +10,25 @@ extension Quad {
         let direction = try meanTargetDirection(target, dimension: gradients.dimension)
         var influence = [Float](repeating: .nan, count: gradients.rowCount)
         let mask = gradients.usableRows
+        if let mask, mask.setCount * 4 < gradients.rowCount {
+            // A partial column (gradients attached for a sample): reading only its rows skips decoding
+            // the zero rows that stand for the others (19 of 20 at quad-scale's stride).
+            let rows = mask.setRows
+            let d = gradients.dimension
+            var start = 0
+            while start < rows.count {
+                let part = Array(rows[start..<min(start + 16_384, rows.count)])
+                let block = try gradients.gather(rows: part)
+                block.values.withUnsafeBufferPointer { values in
+                    direction.withUnsafeBufferPointer { v in
+                        for (i, row) in part.enumerated() { influence[row] = normalizedDot(values.baseAddress! + i * d, direction: v.baseAddress!, dimension: d) }
+                    }
+                }
+                start += part.count
+                progress(part.last! + 1)
+            }
+            return influence
+        }
         try influence.withUnsafeMutableBufferPointer { out in
             try direction.withUnsafeBufferPointer { v in
                 try gradients.forEachBlock { block in
