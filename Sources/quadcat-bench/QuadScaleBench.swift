@@ -84,16 +84,7 @@ struct QuadScaleBench {
         _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: files.embeddings))
         try FileManager.default.removeItem(at: files.embeddings)
         lap("embeddings")
-        let ids = try pool.writeSampledGradients(checkpoint: 1, stride: stride, to: files)
-        var request = AttachRequest(corpus: "pool", column: "grad", file: files.gradients(checkpoint: 1))
-        request.checkpoint = 1
-        request.learningRate = configuration.learningRates[0]
-        request.idsFile = ids
-        _ = try catalog.attach(request)
-        var target = TargetColumnRequest(target: "target", file: files.validationGradients(checkpoint: 1))
-        target.checkpoint = 1
-        target.subtasksFile = files.validationSubtasks
-        _ = try catalog.addTargetColumn(target)
+        try pool.attachSampledGradients(to: catalog, files: files, stride: stride)
         lap("sampled gradients")
         try FileManager.default.removeItem(at: files.directory)
         try JSONEncoder().encode(stamp).write(to: stampURL)

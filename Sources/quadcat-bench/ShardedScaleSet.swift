@@ -54,7 +54,7 @@ struct ShardedScaleSet {
     }
 
     /// One shard of the sampled pool: its rows' records and embeddings, gradients for its rows that are
-    /// multiples of `stride`, the target's gradients, subtasks and embeddings.
+    /// multiples of `stride`, the target's gradients and subtasks.
     private func buildSampled(_ pool: ScalePool, at url: URL, files: ScalePool.Files, rows: Range<Int>, stride: Int) throws {
         try FileManager.default.createDirectory(at: files.directory, withIntermediateDirectories: true)
         let catalog = try Catalog.create(at: url)
@@ -62,18 +62,6 @@ struct ShardedScaleSet {
         _ = try catalog.ingest(corpus: "pool", files: [files.corpus])
         try pool.writeEmbeddings(to: files, rows: rows)
         _ = try catalog.attach(AttachRequest(corpus: "pool", column: "emb", file: files.embeddings))
-        var embeddings = TargetColumnRequest(target: "target", file: files.validationEmbeddings)
-        embeddings.column = "emb"
-        _ = try catalog.addTargetColumn(embeddings)
-        let ids = try pool.writeSampledGradients(checkpoint: 1, stride: stride, rows: rows, to: files)
-        var request = AttachRequest(corpus: "pool", column: "grad", file: files.gradients(checkpoint: 1))
-        request.checkpoint = 1
-        request.learningRate = configuration.learningRates[0]
-        request.idsFile = ids
-        _ = try catalog.attach(request)
-        var target = TargetColumnRequest(target: "target", file: files.validationGradients(checkpoint: 1))
-        target.checkpoint = 1
-        target.subtasksFile = files.validationSubtasks
-        _ = try catalog.addTargetColumn(target)
+        try pool.attachSampledGradients(to: catalog, files: files, rows: rows, stride: stride)
     }
 }

@@ -83,6 +83,9 @@ struct ShardSetTests {
                 let fetched = sharded.diagnostics.counters["rowsFetched"]!
                 print("quad over \(cuts.count - 1) shards: \(Int(fetched)) rows fetched of 2400, \(Int(sharded.diagnostics.counters["rounds"]!)) rounds")
                 #expect(fetched >= 120 && fetched < 2400)
+                // The shards' caches are gone once the subset is stored.
+                let jobs = try FileManager.default.contentsOfDirectory(at: set.root.appendingPathComponent("jobs"), includingPropertiesForKeys: nil)
+                #expect(jobs.allSatisfy { !FileManager.default.fileExists(atPath: $0.appendingPathComponent("quad-rows").path) })
                 for counter in ["pulls", "acceptedPulls", "tau", "alpha", "radius", "clustersCovered", "unscoredRows"] {
                     #expect(sharded.diagnostics.counters[counter] == single.diagnostics.counters[counter], "\(counter)")
                 }

@@ -182,6 +182,22 @@ public struct ScalePool: Sendable {
         return catalog
     }
 
+    /// Gradients for every `stride`-th row of `rows` (default all), attached to `catalog` as the partial
+    /// column "grad" (checkpoint 1, placed by ids), and the target's gradients and subtasks: the pool of
+    /// `quadcat-bench quad-scale`, where Quad runs on a sample's gradients.
+    public func attachSampledGradients(to catalog: Catalog, files: Files, rows: Range<Int>? = nil, stride: Int) throws {
+        let ids = try writeSampledGradients(checkpoint: 1, stride: stride, rows: rows, to: files)
+        var request = AttachRequest(corpus: "pool", column: "grad", file: files.gradients(checkpoint: 1))
+        request.checkpoint = 1
+        request.learningRate = configuration.learningRates[0]
+        request.idsFile = ids
+        _ = try catalog.attach(request)
+        var target = TargetColumnRequest(target: "target", file: files.validationGradients(checkpoint: 1))
+        target.checkpoint = 1
+        target.subtasksFile = files.validationSubtasks
+        _ = try catalog.addTargetColumn(target)
+    }
+
     /// The corpus (JSONL) of `rows` (default all) and the validation subtask labels.
     public func writeCorpus(to files: Files, rows: Range<Int>? = nil) throws {
         try writeCorpus(to: files.corpus, rows: rows ?? 0..<configuration.rows)

@@ -204,6 +204,9 @@ enum ShardedQuadBandit {
             let assignRound = try assignmentRound(job)
             outcome.selection.diagnostics.counters["kmeansRounds"] = Double(assignRound - 2)
             outcome.selection.diagnostics.counters["readRounds"] = Double(round - assignRound)
+            // No step runs after this: the shards' caches (8 bytes a row, and the sample's rows) can go. A
+            // merge run again reads only the driver's state.
+            for cache in ["quad-rows", "sample-cache"] { try? FileManager.default.removeItem(at: job.stateFile(cache)) }
             return .finished(outcome.selection, extraRecipe: [])
         } catch let missing as Quad.RowsMissing {
             let requests = nextRequests(missing, summary: summary, known: known, rows: rows)
