@@ -117,6 +117,12 @@ struct QuadTests {
         let partial = try Quad.influences(gradients: MaskedMatrix(gradients, usableRows: sparse), target: target)
         let dense = try Quad.influences(gradients: gradients, target: target)
         for r in 0..<n { #expect(sparse.contains(r) ? partial[r].bitPattern == dense[r].bitPattern : partial[r].isNaN, "row \(r)") }
+        // Large enough for its parts to go to both cores.
+        let big = Matrix(rows: 100_000, columns: 8, values: (0..<800_000).map { _ in Float(random.nextGaussian()) })
+        let fifth = RowMask(count: 100_000, rows: stride(from: 0, to: 100_000, by: 5))
+        let bigPartial = try Quad.influences(gradients: MaskedMatrix(big, usableRows: fifth), target: Matrix(rows: 1, columns: 8, repeating: 1))
+        let bigDense = try Quad.influences(gradients: big, target: Matrix(rows: 1, columns: 8, repeating: 1))
+        #expect((0..<100_000).allSatisfy { fifth.contains($0) ? bigPartial[$0].bitPattern == bigDense[$0].bitPattern : bigPartial[$0].isNaN })
     }
 
     @Test func mismatchedEmptyOrUnscoredInputsAreRejected() throws {

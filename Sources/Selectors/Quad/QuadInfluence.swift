@@ -11,22 +11,33 @@ extension Quad {
         var influence = [Float](repeating: .nan, count: gradients.rowCount)
         let mask = gradients.usableRows
         if let mask, mask.setCount * 4 < gradients.rowCount {
-            // A partial column (gradients attached for a sample): reading only its rows skips decoding
-            // the zero rows that stand for the others (19 of 20 at quad-scale's stride).
+            // A partial column (gradients attached for a sample): reading only its rows skips converting
+            // the zero rows that stand for the others (19 of 20 at quad-scale's stride). Parts of the rows
+            // go to the cores in turn; each row's influence is its own, so the split changes nothing.
             let rows = mask.setRows
             let d = gradients.dimension
-            var start = 0
-            while start < rows.count {
-                let part = Array(rows[start..<min(start + 16_384, rows.count)])
-                let block = try gradients.gather(rows: part)
-                block.values.withUnsafeBufferPointer { values in
-                    direction.withUnsafeBufferPointer { v in
-                        for (i, row) in part.enumerated() { influence[row] = normalizedDot(values.baseAddress! + i * d, direction: v.baseAddress!, dimension: d) }
+            let partRows = 16_384
+            let parts = (rows.count + partRows - 1) / partRows
+            let workers = min(parts, ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1)
+            let failure = FirstError()
+            try influence.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for part in stride(from: worker, to: parts, by: workers) where !failure.isSet {
+                        let list = Array(rows[part * partRows..<min((part + 1) * partRows, rows.count)])
+                        do {
+                            let block = try gradients.gather(rows: list)
+                            block.values.withUnsafeBufferPointer { values in
+                                direction.withUnsafeBufferPointer { v in
+                                    for (i, row) in list.enumerated() { out[row] = normalizedDot(values.baseAddress! + i * d, direction: v.baseAddress!, dimension: d) }
+                                }
+                            }
+                        } catch { failure.record(error) }
                     }
                 }
-                start += part.count
-                progress(part.last! + 1)
+                try failure.rethrow()
             }
+            progress(gradients.rowCount)
             return influence
         }
         try influence.withUnsafeMutableBufferPointer { out in
