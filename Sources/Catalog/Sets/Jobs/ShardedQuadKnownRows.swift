@@ -1,0 +1,125 @@
+import Foundation
+import Selectors
+
+/// What the driver of a sharded Quad knows between merges (``ShardedQuadBandit``): the rows fetched so
+/// far as ``Quad/Rows``, the fetches a read round runs, and the files that carry them from one merge (or
+/// step) to the next.
+extension ShardedQuadBandit {
+    // MARK: The driver's view of the rows
+
+    /// The rows the driver has fetched, each cluster's in read order, as ``Quad/Rows``.
+    struct KnownRows: Quad.Rows {
+        let summary: Summary
+        let known: Known
+        /// Per cluster: fetched rows in read order (key, then row).
+        let ordered: [[(key: UInt64, row: Int)]]
+
+        init(summary: Summary, known: Known, seed: UInt64) {
+            self.summary = summary
+            self.known = known
+            var ordered = [[(key: UInt64, row: Int)]](repeating: [], count: summary.rowCounts.count)
+            for (row, entry) in known.fetched { ordered[entry.cluster].append((Quad.readOrderKey(seed: seed, row: row), row)) }
+            self.ordered = ordered.map { $0.sorted(by: RowKeys.before) }
+        }
+
+        var clusterCount: Int { summary.rowCounts.count }
+        func rowCount(_ cluster: Int) -> Int { summary.rowCounts[cluster] }
+        func scoredCount(_ cluster: Int) -> Int { summary.scoredCounts[cluster] }
+        func influence(_ row: Int) -> Float { known.fetched[row]?.influence ?? .nan }
+
+        /// Every row of the cluster known in read order: all fetched rows when the cluster is complete,
+        /// else those below the threshold (rows above it were fetched as scored rows only).
+        private func prefix(_ cluster: Int) -> [Int] {
+            known.complete[cluster] ? ordered[cluster].map(\.row) : ordered[cluster].prefix { $0.key < known.below[cluster] }.map(\.row)
+        }
+
+        func rows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? {
+            if ranks.isEmpty { return [] }
+            let rows = prefix(cluster)
+            return ranks.upperBound <= rows.count ? Array(rows[ranks]) : nil
+        }
+
+        func scoredRows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? {
+            if ranks.isEmpty { return [] }
+            let whole = known.complete[cluster] || known.scoredComplete[cluster]
+            let scored = (whole ? ordered[cluster].map(\.row) : prefix(cluster)).filter { !influence($0).isNaN }
+            return ranks.upperBound <= scored.count ? Array(scored[ranks]) : nil
+        }
+    }
+
+    // MARK: Files
+
+    /// One fetch: the rows of `cluster` whose read-order key lies in [from, to) (or [from, end] with
+    /// `toEnd`); with `scoredOnly`, every scored row of the cluster.
+    struct Request {
+        var cluster: Int
+        var from: UInt64
+        var to: UInt64
+        var toEnd: Bool
+        var scoredOnly: Bool
+
+        func contains(key: UInt64, scored: Bool) -> Bool {
+            if scoredOnly { return scored }
+            return key >= from && (toEnd || key < to)
+        }
+    }
+
+    static func readsURL(_ job: ShardJob, round: Int) -> URL { job.stateFile("quad-reads-round-\(round).bin") }
+
+    static func readRequests(_ job: ShardJob, round: Int) throws -> [Request] {
+        let url = readsURL(job, round: round)
+        var file = try ArchiveReader(try RowDigests.read(url), magic: requestsMagic, what: url.path)
+        let clusters = try file.ints(), from = try file.words(), to = try file.words(), flags = try file.ints()
+        guard from.count == clusters.count, to.count == clusters.count, flags.count == clusters.count else {
+            throw CatalogError(.damaged, "\(url.path) is damaged", remedy: "merge round \(round - 1) again")
+        }
+        return clusters.indices.map { i in
+            Request(cluster: clusters[i], from: from[i], to: to[i], toEnd: flags[i] & 1 != 0, scoredOnly: flags[i] & 2 != 0)
+        }
+    }
+
+    static func save(_ summary: Summary, _ known: Known, _ job: ShardJob) throws {
+        var file = ArchiveWriter(magic: stateMagic)
+        file.ints(summary.rowCounts)
+        file.ints(summary.scoredCounts)
+        file.int(summary.pool.unscoredRows)
+        file.int(summary.pool.rowsWithoutCluster)
+        file.double(summary.pool.maximumInfluence)
+        file.ints(summary.pool.tauSampleValues.map { Int(Int64(bitPattern: $0.bitPattern)) })
+        file.int(summary.pool.scoredRows)
+        file.words(known.below)
+        file.ints(known.complete.map { $0 ? 1 : 0 })
+        file.ints(known.scoredComplete.map { $0 ? 1 : 0 })
+        let fetched = known.fetched.sorted { $0.key < $1.key }
+        file.ints(fetched.map(\.key))
+        file.ints(fetched.map(\.value.cluster))
+        file.floats(fetched.map(\.value.influence))
+        try ShardJob.writeAtomically(file.data, to: job.stateFile("quad-bandit.bin"))
+    }
+
+    static func load(_ job: ShardJob, clusters: Int) throws -> (Summary, Known) {
+        let url = job.stateFile("quad-bandit.bin")
+        var file = try ArchiveReader(try RowDigests.read(url), magic: stateMagic, what: url.path)
+        let rowCounts = try file.ints(), scoredCounts = try file.ints()
+        let unscored = try file.int(), withoutCluster = try file.int(), maximum = try file.double()
+        let tauValues = try file.ints().map { Double(bitPattern: UInt64(bitPattern: Int64($0))) }
+        let scoredRows = try file.int()
+        let below = try file.words()
+        let complete = try file.ints().map { $0 != 0 }, scoredComplete = try file.ints().map { $0 != 0 }
+        let rows = try file.ints(), owners = try file.ints(), values = try file.floats()
+        guard [rowCounts.count, scoredCounts.count, below.count, complete.count, scoredComplete.count].allSatisfy({ $0 == clusters }),
+            owners.count == rows.count, values.count == rows.count
+        else { throw CatalogError(.damaged, "\(url.path) is damaged", remedy: "merge the assignment round again") }
+        var known = Known(below: below, complete: complete, scoredComplete: scoredComplete)
+        for i in rows.indices { known.fetched[rows[i]] = (owners[i], values[i]) }
+        let pool = Quad.PoolSummary(
+            unscoredRows: unscored, rowsWithoutCluster: withoutCluster, maximumInfluence: maximum, tauSampleValues: tauValues, scoredRows: scoredRows)
+        return (Summary(rowCounts: rowCounts, scoredCounts: scoredCounts, pool: pool), known)
+    }
+
+    static let summaryMagic = "quadcat-quad-counts-v1"
+    static let rowsMagic = "quadcat-quad-rows-v1"
+    static let requestsMagic = "quadcat-quad-reads-v1"
+    static let stateMagic = "quadcat-quad-bandit-v1"
+    static let assignRoundMagic = "quadcat-quad-assign-round-v1"
+}
