@@ -79,7 +79,8 @@ extension Quad {
         }
 
         /// Pulls rounds of `arms` clusters until the budget is met, no cluster has unread rows, or
-        /// `maxRounds` rounds have run.
+        /// `maxRounds` rounds have run. Throws ``Quad/RowsMissing`` at the first pull whose rows ``rows``
+        /// does not know, naming them and the rows the rest of that round will read.
         mutating func run(budget: Int, arms: Int, maxRounds: Int) throws {
             while members.count < budget {
                 let pulled = bandit.best(arms, where: isOpen)
