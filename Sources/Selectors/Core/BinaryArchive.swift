@@ -21,6 +21,11 @@ public struct ArchiveWriter: Sendable {
         int(values.count)
         values.withUnsafeBytes { data.append(contentsOf: $0) }
     }
+    /// A matrix: its column count, then its values (the row count follows from them).
+    public mutating func matrix(_ matrix: Matrix) {
+        int(matrix.columns)
+        floats(matrix.values)
+    }
     /// Integers that fit in 32 bits (cluster labels), four bytes each.
     public mutating func int32s(_ values: [Int32]) {
         int(values.count)
@@ -57,6 +62,13 @@ public struct ArchiveReader {
     public mutating func words() throws -> [UInt64] { try (0..<(try count(8))).map { _ in UInt64(bitPattern: Int64(try int())) } }
     public mutating func ints() throws -> [Int] { try (0..<(try count(8))).map { _ in try int() } }
     public mutating func floats() throws -> [Float] { try copied(Float.self) }
+    /// What ``ArchiveWriter/matrix(_:)`` wrote; refuses a column count that does not divide the values.
+    public mutating func matrix() throws -> Matrix {
+        let columns = try int()
+        let values = try floats()
+        guard columns > 0, values.count % columns == 0 else { throw SelectorError("\(what) holds a damaged matrix") }
+        return Matrix(rows: values.count / columns, columns: columns, values: values)
+    }
     public mutating func int32s() throws -> [Int32] { try copied(Int32.self) }
 
     /// A counted array of 4-byte values, copied out in one go (a sample's embeddings are millions).

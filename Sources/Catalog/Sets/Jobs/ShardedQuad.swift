@@ -34,11 +34,10 @@ enum ShardedQuad {
         if FileManager.default.fileExists(atPath: centersURL(job, round: round).path) {
             return try fitStep(job, round: round, shard: shard, embeddings: inputs.embeddings!)
         }
-        let centroids = try readCentroids(job)
         if FileManager.default.fileExists(atPath: ShardedQuadBandit.readsURL(job, round: round).path) {
-            return try ShardedQuadBandit.readStep(job, round: round, shard: shard, inputs: inputs, centroids: centroids, parameters: parameters)
+            return try ShardedQuadBandit.readStep(job, round: round, shard: shard, inputs: inputs, parameters: parameters)
         }
-        return try ShardedQuadBandit.assignStep(job, shard: shard, inputs: inputs, centroids: centroids, parameters: parameters)
+        return try ShardedQuadBandit.assignStep(job, shard: shard, inputs: inputs, parameters: parameters)
     }
 
     static func merge(_ job: ShardJob, round: Int) throws -> ShardedPlans.Outcome {
@@ -51,7 +50,7 @@ enum ShardedQuad {
             try continueFit(job, round: round, parameters: parameters)
             return .next
         }
-        let (centroids, iterations) = try readCentroids(job, withIterations: true)
+        let (centroids, iterations) = try readCentroids(job)
         if FileManager.default.fileExists(atPath: ShardedQuadBandit.readsURL(job, round: round).path) {
             return try ShardedQuadBandit.mergeRead(job, round: round, centroids: centroids, iterations: iterations, parameters: parameters)
         }
@@ -74,8 +73,7 @@ enum ShardedQuad {
         try ShardJob.writeAtomically(rowsFile.data, to: job.stateFile("sample-rows.bin"))
         job.addBroadcast(rowsFile.data.count)
         var sampleFile = ArchiveWriter(magic: sampleMagic)
-        sampleFile.int(data.columns)
-        sampleFile.floats(data.values)
+        sampleFile.matrix(data)
         try ShardJob.writeAtomically(sampleFile.data, to: job.stateFile("sample.bin"))
         var usableFile = ArchiveWriter(magic: usableMagic)
         usableFile.int(samples.reduce(0) { $0 + $1.usable })
@@ -117,8 +115,7 @@ enum ShardedQuad {
         try ShardJob.writeAtomically(fit.archived(), to: job.stateFile("fit.bin"))
         if let centers = fit.pendingCenters(sample) {
             var file = ArchiveWriter(magic: centersMagic)
-            file.int(centers.columns)
-            file.floats(centers.values)
+            file.matrix(centers)
             try ShardJob.writeAtomically(file.data, to: centersURL(job, round: nextRound))
             job.addBroadcast(file.data.count)
         } else {
@@ -130,13 +127,13 @@ enum ShardedQuad {
     /// squared distance (Float32) per row, in row order.
     private static func fitStep(_ job: ShardJob, round: Int, shard: Int, embeddings: any VectorSource) throws -> Data {
         let sample = try shardSample(job, shard: shard, embeddings: embeddings)
-        var file = try ArchiveReader(try RowDigests.read(centersURL(job, round: round)), magic: centersMagic, what: centersURL(job, round: round).path)
-        let columns = try file.int()
-        let values = try file.floats()
-        guard columns == sample.columns, columns > 0, values.count % columns == 0, !values.isEmpty else {
-            throw CatalogError(.damaged, "\(centersURL(job, round: round).path) does not hold centers of dimension \(sample.columns)", remedy: "merge round \(round - 1) again")
+        let url = centersURL(job, round: round)
+        var file = try ArchiveReader(try RowDigests.read(url), magic: centersMagic, what: url.path)
+        let centers = try file.matrix()
+        guard centers.columns == sample.columns, centers.rows > 0 else {
+            throw CatalogError(.damaged, "\(url.path) does not hold centers of dimension \(sample.columns)", remedy: "merge round \(round - 1) again")
         }
-        let (labels, distances) = NearestCentroids(Matrix(rows: values.count / columns, columns: columns, values: values)).assign(sample)
+        let (labels, distances) = NearestCentroids(centers).assign(sample)
         var data = Data(capacity: labels.count * 8)
         for (label, distance) in zip(labels, distances) {
             withUnsafeBytes(of: Int32(label).littleEndian) { data.append(contentsOf: $0) }
@@ -151,14 +148,13 @@ enum ShardedQuad {
         let cache = job.stateFile("sample-cache").appendingPathComponent("shard-\(shard).bin")
         let local = shardSampleRows(try sampleRows(job), job: job, shard: shard).map { $0 - job.offset(shard) }
         if let data = FileManager.default.contents(atPath: cache.path), var file = try? ArchiveReader(data, magic: sampleMagic, what: cache.path),
-            let columns = try? file.int(), let values = try? file.floats(), columns == embeddings.dimension, values.count == local.count * columns
+            let sample = try? file.matrix(), sample.columns == embeddings.dimension, sample.rows == local.count
         {
-            return Matrix(rows: local.count, columns: columns, values: values)
+            return sample
         }
         let sample = try embeddings.gather(rows: local)
         var file = ArchiveWriter(magic: sampleMagic)
-        file.int(sample.columns)
-        file.floats(sample.values)
+        file.matrix(sample)
         try ShardJob.writeAtomically(file.data, to: cache)
         return sample
     }
@@ -188,10 +184,7 @@ enum ShardedQuad {
     private static func readSample(_ job: ShardJob) throws -> Matrix {
         let url = job.stateFile("sample.bin")
         var file = try ArchiveReader(try RowDigests.read(url), magic: sampleMagic, what: url.path)
-        let columns = try file.int()
-        let values = try file.floats()
-        guard columns > 0, values.count % columns == 0 else { throw CatalogError(.damaged, "\(url.path) is damaged", remedy: "merge round 1 again") }
-        return Matrix(rows: values.count / columns, columns: columns, values: values)
+        return try file.matrix()
     }
 
     /// The fit's configuration, as round 1 chose it (the cluster count comes from every shard's usable rows).
@@ -206,26 +199,21 @@ enum ShardedQuad {
     private static let sampleMagic = "quadcat-quad-sample-v1"
     private static let centersMagic = "quadcat-quad-centers-v1"
     private static let usableMagic = "quadcat-quad-usable-rows-v1"
+    private static let centroidsMagic = "quadcat-quad-centroids-v1"
 
-    // The centroids the last fit merge broadcasts: rows, columns, iterations, then Float32 values.
+    /// The centroids the last fit merge broadcasts, with the Lloyd iterations the fit ran.
     static func writeCentroids(_ centroids: Matrix, iterations: Int, _ job: ShardJob) throws {
-        var data = Data()
-        for value in [centroids.rows, centroids.columns, iterations] { withUnsafeBytes(of: Int64(value).littleEndian) { data.append(contentsOf: $0) } }
-        centroids.values.withUnsafeBytes { data.append(contentsOf: $0) }
-        try ShardJob.writeAtomically(data, to: job.stateFile("centroids.bin"))
-        job.addBroadcast(data.count)
+        var file = ArchiveWriter(magic: centroidsMagic)
+        file.int(iterations)
+        file.matrix(centroids)
+        try ShardJob.writeAtomically(file.data, to: job.stateFile("centroids.bin"))
+        job.addBroadcast(file.data.count)
     }
 
-    static func readCentroids(_ job: ShardJob) throws -> Matrix { try readCentroids(job, withIterations: true).0 }
-
-    static func readCentroids(_ job: ShardJob, withIterations: Bool) throws -> (Matrix, Int) {
+    static func readCentroids(_ job: ShardJob) throws -> (centroids: Matrix, iterations: Int) {
         let url = job.stateFile("centroids.bin")
-        let data = try RowDigests.read(url)
-        guard data.count >= 24 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge the last k-means round again") }
-        let header = (0..<3).map { i in Int(data.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }) }
-        let (rows, columns) = (header[0], header[1])
-        guard data.count == 24 + rows * columns * 4 else { throw CatalogError(.damaged, "\(url.path) is truncated", remedy: "merge the last k-means round again") }
-        let values = data.withUnsafeBytes { raw in (0..<rows * columns).map { raw.loadUnaligned(fromByteOffset: 24 + $0 * 4, as: Float.self) } }
-        return (Matrix(rows: rows, columns: columns, values: values), header[2])
+        var file = try ArchiveReader(try RowDigests.read(url), magic: centroidsMagic, what: url.path)
+        let iterations = try file.int()
+        return (try file.matrix(), iterations)
     }
 }

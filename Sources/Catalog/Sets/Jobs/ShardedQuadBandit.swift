@@ -35,8 +35,9 @@ enum ShardedQuadBandit {
 
     /// The assignment round's step: every row's cluster and influence into the shard's cache, and the
     /// shard's counts as the result.
-    static func assignStep(_ job: ShardJob, shard: Int, inputs: SelectorInputs, centroids: Matrix, parameters: Quad.Parameters) throws -> Data {
-        let (clusters, influence) = try rowsOfShard(job, shard: shard, inputs: inputs, centroids: centroids)
+    static func assignStep(_ job: ShardJob, shard: Int, inputs: SelectorInputs, parameters: Quad.Parameters) throws -> Data {
+        let centroids = try ShardedQuad.readCentroids(job).centroids
+        let (clusters, influence) = try rowsOfShard(job, shard: shard, inputs: inputs) { centroids }
         let offset = job.offset(shard)
         var rowCounts = [Int](repeating: 0, count: centroids.rows)
         var scoredCounts = rowCounts
@@ -71,11 +72,11 @@ enum ShardedQuadBandit {
 
     /// A read round's step: the shard's rows that the broadcast requests name, as (global row, cluster,
     /// influence).
-    static func readStep(_ job: ShardJob, round: Int, shard: Int, inputs: SelectorInputs, centroids: Matrix, parameters: Quad.Parameters) throws -> Data {
+    static func readStep(_ job: ShardJob, round: Int, shard: Int, inputs: SelectorInputs, parameters: Quad.Parameters) throws -> Data {
         let requests = try readRequests(job, round: round)
         var byCluster: [Int: [Request]] = [:]
         for request in requests { byCluster[request.cluster, default: []].append(request) }
-        let (clusters, influence) = try rowsOfShard(job, shard: shard, inputs: inputs, centroids: centroids)
+        let (clusters, influence) = try rowsOfShard(job, shard: shard, inputs: inputs) { try ShardedQuad.readCentroids(job).centroids }
         let offset = job.offset(shard)
         var out = Data()
         for (row, cluster) in clusters.enumerated() where cluster >= 0 {
@@ -91,8 +92,10 @@ enum ShardedQuadBandit {
     }
 
     /// The shard's clusters and influences, from its cache (written by the assignment round), computed
-    /// again when the cache is missing or unreadable.
-    private static func rowsOfShard(_ job: ShardJob, shard: Int, inputs: SelectorInputs, centroids: Matrix) throws -> (clusters: [Int32], influence: [Float]) {
+    /// again when the cache is missing or unreadable (only then are the centroids read).
+    private static func rowsOfShard(
+        _ job: ShardJob, shard: Int, inputs: SelectorInputs, centroids: () throws -> Matrix
+    ) throws -> (clusters: [Int32], influence: [Float]) {
         let cache = job.stateFile("quad-rows").appendingPathComponent("shard-\(shard).bin")
         let rows = job.shardSet.manifest.shards[shard].rows
         if let data = FileManager.default.contents(atPath: cache.path), var file = try? ArchiveReader(data, magic: rowsMagic, what: cache.path),
@@ -102,7 +105,7 @@ enum ShardedQuadBandit {
         }
         let checkpoint = inputs.checkpoints[0]
         let influence = try Quad.influences(gradients: checkpoint.pool, target: checkpoint.target)
-        let clusters = try Quad.assign(inputs.embeddings!, centroids: centroids).map { Int32($0) }
+        let clusters = try Quad.assign(inputs.embeddings!, centroids: try centroids()).map { Int32($0) }
         var file = ArchiveWriter(magic: rowsMagic)
         file.int32s(clusters)
         file.floats(influence)
@@ -146,8 +149,7 @@ enum ShardedQuadBandit {
             pool: Quad.PoolSummary(
                 unscoredRows: unscored, rowsWithoutCluster: withoutCluster, maximumInfluence: maximum.isFinite ? maximum : 0,
                 tauSampleValues: sample.map { Double(tauValues[$0]!) }, scoredRows: scoredTotal))
-        let k = centroids.rows
-        let known = Known(below: [UInt64](repeating: 0, count: k), complete: rowCounts.map { $0 == 0 }, scoredComplete: scoredCounts.map { $0 == 0 })
+        let known = Known(below: [UInt64](repeating: 0, count: centroids.rows), complete: rowCounts.map { $0 == 0 }, scoredComplete: scoredCounts.map { $0 == 0 })
         try save(summary, known, job)
         var file = ArchiveWriter(magic: assignRoundMagic)
         file.int(round)
@@ -209,7 +211,7 @@ enum ShardedQuadBandit {
             for cache in ["quad-rows", "sample-cache"] { try? FileManager.default.removeItem(at: job.stateFile(cache)) }
             return .finished(outcome.selection, extraRecipe: [])
         } catch let missing as Quad.RowsMissing {
-            let requests = nextRequests(missing, summary: summary, known: known, rows: rows)
+            let requests = nextRequests(missing, summary: summary, known: known)
             var file = ArchiveWriter(magic: requestsMagic)
             file.ints(requests.map(\.cluster))
             file.words(requests.map(\.from))
@@ -225,7 +227,7 @@ enum ShardedQuadBandit {
     /// key is below a threshold that should hold the wanted ranks with a margin (keys are uniform);
     /// when the rows known so far fell short of an earlier threshold, the new one is at least twice as
     /// far, so every request makes progress and the last one is the whole cluster.
-    static func nextRequests(_ missing: Quad.RowsMissing, summary: Summary, known: Known, rows: KnownRows) -> [Request] {
+    static func nextRequests(_ missing: Quad.RowsMissing, summary: Summary, known: Known) -> [Request] {
         var requests: [Request] = []
         for (cluster, rank) in missing.ranks.sorted(by: { $0.key < $1.key }) where !known.complete[cluster] {
             let size = Double(summary.rowCounts[cluster])

@@ -11,15 +11,27 @@ extension ShardedQuadBandit {
     struct KnownRows: Quad.Rows {
         let summary: Summary
         let known: Known
-        /// Per cluster: fetched rows in read order (key, then row).
-        let ordered: [[(key: UInt64, row: Int)]]
+        /// Per cluster: every row known, in read order (all fetched rows when the cluster is complete, else
+        /// those below its threshold: rows above it were fetched as scored rows only), and its scored rows
+        /// known, in read order (all of them once the cluster or its scored rows are complete).
+        let order: [[Int]]
+        let scoredOrder: [[Int]]
 
         init(summary: Summary, known: Known, seed: UInt64) {
             self.summary = summary
             self.known = known
-            var ordered = [[(key: UInt64, row: Int)]](repeating: [], count: summary.rowCounts.count)
-            for (row, entry) in known.fetched { ordered[entry.cluster].append((Quad.readOrderKey(seed: seed, row: row), row)) }
-            self.ordered = ordered.map { $0.sorted(by: RowKeys.before) }
+            var fetched = [[(key: UInt64, row: Int)]](repeating: [], count: summary.rowCounts.count)
+            for (row, entry) in known.fetched { fetched[entry.cluster].append((Quad.readOrderKey(seed: seed, row: row), row)) }
+            var order: [[Int]] = [], scoredOrder: [[Int]] = []
+            for (cluster, rows) in fetched.enumerated() {
+                let sorted = rows.sorted(by: RowKeys.before)
+                let prefix = known.complete[cluster] ? sorted.map(\.row) : sorted.prefix { $0.key < known.below[cluster] }.map(\.row)
+                let whole = known.complete[cluster] || known.scoredComplete[cluster]
+                order.append(prefix)
+                scoredOrder.append((whole ? sorted.map(\.row) : prefix).filter { !(known.fetched[$0]!.influence.isNaN) })
+            }
+            self.order = order
+            self.scoredOrder = scoredOrder
         }
 
         var clusterCount: Int { summary.rowCounts.count }
@@ -27,23 +39,14 @@ extension ShardedQuadBandit {
         func scoredCount(_ cluster: Int) -> Int { summary.scoredCounts[cluster] }
         func influence(_ row: Int) -> Float { known.fetched[row]?.influence ?? .nan }
 
-        /// Every row of the cluster known in read order: all fetched rows when the cluster is complete,
-        /// else those below the threshold (rows above it were fetched as scored rows only).
-        private func prefix(_ cluster: Int) -> [Int] {
-            known.complete[cluster] ? ordered[cluster].map(\.row) : ordered[cluster].prefix { $0.key < known.below[cluster] }.map(\.row)
-        }
+        func rows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? { Self.slice(order[cluster], ranks) }
+        func scoredRows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? { Self.slice(scoredOrder[cluster], ranks) }
 
-        func rows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? {
+        /// `ranks` of a known prefix, or nil past its end; an empty range is known wherever it lies (a
+        /// pull that borrows nothing asks for one).
+        private static func slice(_ prefix: [Int], _ ranks: Range<Int>) -> [Int]? {
             if ranks.isEmpty { return [] }
-            let rows = prefix(cluster)
-            return ranks.upperBound <= rows.count ? Array(rows[ranks]) : nil
-        }
-
-        func scoredRows(_ cluster: Int, _ ranks: Range<Int>) -> [Int]? {
-            if ranks.isEmpty { return [] }
-            let whole = known.complete[cluster] || known.scoredComplete[cluster]
-            let scored = (whole ? ordered[cluster].map(\.row) : prefix(cluster)).filter { !influence($0).isNaN }
-            return ranks.upperBound <= scored.count ? Array(scored[ranks]) : nil
+            return ranks.upperBound <= prefix.count ? Array(prefix[ranks]) : nil
         }
     }
 
