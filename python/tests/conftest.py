@@ -1,7 +1,11 @@
 """Shared fixtures: the real quadcat binary, a demo catalog it builds, small corpora on disk."""
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import List
 
@@ -77,3 +81,30 @@ def column(catalog: quadcat.Catalog, corpus: str, name: str, checkpoint: int = 0
         if c.name == name and c.checkpoint == checkpoint:
             return c
     raise AssertionError(f"no column {name}@{checkpoint}")
+
+
+@contextlib.contextmanager
+def worker_killer(signals: Path, before_kill=lambda: None):
+    """Kills, from the test's process, the Ray worker a retry test's hook parked: the hook (running in the
+    worker) writes its pid to ``signals/pid`` and waits; a thread here waits for that file, runs
+    ``before_kill`` (assertions on the half-done state), writes ``signals/killed`` (so the retried task
+    goes on) and sends SIGKILL. Yields the list of killed pids, empty if no hook ever parked."""
+    killed: List[int] = []
+
+    def killer():
+        for _ in range(600):
+            if (signals / "pid").exists():
+                pid = int((signals / "pid").read_text())
+                before_kill()
+                (signals / "killed").write_text("yes")
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        yield killed
+    finally:
+        thread.join()

@@ -5,10 +5,8 @@ a finished shard is never built again; bad inputs are refused naming the file.""
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import quadcat
 from quadcat import ShardSet
 from quadcat.build import discover
 
-from conftest import Demo
+from conftest import Demo, worker_killer
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (make test installs it: pip install './python[ray]')")
 import quadcat.ray as quadcat_ray  # noqa: E402
@@ -137,24 +135,12 @@ def test_a_build_task_killed_half_way_is_retried_and_the_set_equals_a_serial_bui
             (signals / "pid").write_text(str(os.getpid()))
             time.sleep(60)
 
-    killed = []
+    def half_built():
+        assert (tmp_path / "pool.set/shards/shard-00001.quadcat").is_dir()
+        assert not (tmp_path / "pool.set/shards/shard-00001.done").exists()
 
-    def killer():
-        for _ in range(600):
-            if (signals / "pid").exists():
-                pid = int((signals / "pid").read_text())
-                assert (tmp_path / "pool.set/shards/shard-00001.quadcat").is_dir()
-                assert not (tmp_path / "pool.set/shards/shard-00001.done").exists()
-                (signals / "killed").write_text("yes")
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    report = build(tmp_path / "pool.set", inputs, hook=hook)
-    thread.join()
+    with worker_killer(signals, before_kill=half_built) as killed:
+        report = build(tmp_path / "pool.set", inputs, hook=hook)
     assert killed, "the build task's worker was never killed"
     assert report["verify"]["damage"] == []
     assert contents(ShardSet(tmp_path / "pool.set")) == contents(serial_build(inputs, tmp_path / "serial.set"))

@@ -2,10 +2,8 @@
 members equal the single catalog's; a worker killed mid-step changes nothing; the plan runs as a
 plain list of shell commands (a job array)."""
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 import quadcat
 from quadcat import ShardSet
 
-from conftest import Demo, run_cli
+from conftest import Demo, run_cli, worker_killer
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (make test installs it: pip install './python[ray]')")
 import quadcat.ray as quadcat_ray  # noqa: E402
@@ -108,22 +106,8 @@ def test_a_worker_killed_mid_step_changes_nothing(local_ray, demo, shard_set, tm
             (signals / "pid").write_text(str(os.getpid()))
             time.sleep(60)
 
-    killed = []
-
-    def killer():
-        for _ in range(600):
-            if (signals / "pid").exists():
-                pid = int((signals / "pid").read_text())
-                (signals / "killed").write_text("yes")
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    subset = quadcat_ray.select(shard_set.path, selector="less", target="python", budget=100, name="survives", hook=hook)
-    thread.join()
+    with worker_killer(signals) as killed:
+        subset = quadcat_ray.select(shard_set.path, selector="less", target="python", budget=100, name="survives", hook=hook)
     assert killed, "the step's worker was never killed"
     assert subset.rows.tolist() == single(demo, "less", "single-survives").tolist()
     # No partial result was read: every result file of the job is complete.
