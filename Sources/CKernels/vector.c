@@ -46,6 +46,14 @@ QC_AVX2 static float horizontal_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/// One dot product's end: the 8 lanes summed, then the scalar tail from `j` (shared by every path, so
+/// each rounds the same way).
+QC_AVX2 static float finish_dot(__m256 acc, const float *row, const float *v, size_t j, size_t dim) {
+    float s = horizontal_sum(acc);
+    for (size_t k = j; k < dim; k++) s += row[k] * v[k];
+    return s;
+}
+
 /// Dots of one row with up to 8 vectors, the row's chunks loaded once. Always eight accumulators (the
 /// missing vectors repeat the last one), so the loop has a fixed shape the compiler keeps in registers.
 QC_AVX2 static void row_dots_avx2(const float *row, size_t dim, const float *vectors, size_t m, float *out) {
@@ -65,11 +73,50 @@ QC_AVX2 static void row_dots_avx2(const float *row, size_t dim, const float *vec
         a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(v[7] + j), a7);
     }
     __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-    for (size_t t = 0; t < m; t++) {
-        float s = horizontal_sum(acc[t]);
-        for (size_t k = j; k < dim; k++) s += row[k] * v[t][k];
-        out[t] = s;
+    for (size_t t = 0; t < m; t++) out[t] = finish_dot(acc[t], row, v[t], j, dim);
+}
+
+enum { PAIR_VECTORS = 6, FEW_VECTORS = 2 * PAIR_VECTORS };
+
+/// Two rows against up to six vectors over the whole dimension, the twelve accumulators in registers
+/// (two row loads and six vector loads feed twelve FMAs). Each (row, vector) accumulator sees the
+/// FMAs of `row_dots_avx2` in the same order, so the bits are the same.
+QC_AVX2 static void pair_dots_avx2(const float *r0, const float *r1, size_t dim, const float *vectors, size_t m,
+                                   float *out0, float *out1) {
+    const float *v[PAIR_VECTORS];
+    for (size_t t = 0; t < PAIR_VECTORS; t++) v[t] = vectors + (t < m ? t : m - 1) * dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+    size_t j = 0;
+    for (; j + 8 <= dim; j += 8) {
+        __m256 x = _mm256_loadu_ps(r0 + j), y = _mm256_loadu_ps(r1 + j), w;
+        w = _mm256_loadu_ps(v[0] + j); a0 = _mm256_fmadd_ps(x, w, a0); b0 = _mm256_fmadd_ps(y, w, b0);
+        w = _mm256_loadu_ps(v[1] + j); a1 = _mm256_fmadd_ps(x, w, a1); b1 = _mm256_fmadd_ps(y, w, b1);
+        w = _mm256_loadu_ps(v[2] + j); a2 = _mm256_fmadd_ps(x, w, a2); b2 = _mm256_fmadd_ps(y, w, b2);
+        w = _mm256_loadu_ps(v[3] + j); a3 = _mm256_fmadd_ps(x, w, a3); b3 = _mm256_fmadd_ps(y, w, b3);
+        w = _mm256_loadu_ps(v[4] + j); a4 = _mm256_fmadd_ps(x, w, a4); b4 = _mm256_fmadd_ps(y, w, b4);
+        w = _mm256_loadu_ps(v[5] + j); a5 = _mm256_fmadd_ps(x, w, a5); b5 = _mm256_fmadd_ps(y, w, b5);
     }
+    __m256 acc0[PAIR_VECTORS] = {a0, a1, a2, a3, a4, a5}, acc1[PAIR_VECTORS] = {b0, b1, b2, b3, b4, b5};
+    for (size_t t = 0; t < m && t < PAIR_VECTORS; t++) {
+        out0[t] = finish_dot(acc0[t], r0, v[t], j, dim);
+        out1[t] = finish_dot(acc1[t], r1, v[t], j, dim);
+    }
+}
+
+/// Many rows against at most FEW_VECTORS vectors (k-means++ trials, k-means|| rounds): rows in pairs,
+/// the vectors (a few KB per dimension block) staying in L1 while the rows stream past once.
+QC_AVX2 static void dot_rows_few_vectors_avx2(const float *rows, size_t n, size_t dim, const float *vectors, size_t m,
+                                              float *out) {
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const float *r0 = rows + i * dim, *r1 = r0 + dim;
+        for (size_t t0 = 0; t0 < m; t0 += PAIR_VECTORS)
+            pair_dots_avx2(r0, r1, dim, vectors + t0 * dim, m - t0, out + i * m + t0, out + (i + 1) * m + t0);
+    }
+    for (; i < n; i++)
+        for (size_t t0 = 0; t0 < m; t0 += 8)
+            row_dots_avx2(rows + i * dim, dim, vectors + t0 * dim, m - t0 < 8 ? m - t0 : 8, out + i * m + t0);
 }
 
 // Blocked dots for many rows: when the m vectors outgrow L2 (32 x 32768 floats is 4 MB), a row-at-a-time
@@ -128,10 +175,7 @@ QC_AVX2 static void block_dots_avx2(const float *rows, size_t nb, size_t dim, co
     }
     for (size_t i = 0; i < nb; i++)
         for (size_t t = 0; t < m; t++) {
-            const float *row = rows + i * dim, *v = vectors + t * dim;
-            float s = horizontal_sum(acc[i * m + t]);
-            for (size_t k = body; k < dim; k++) s += row[k] * v[k];
-            out[i * m + t] = s;
+            out[i * m + t] = finish_dot(acc[i * m + t], rows + i * dim, vectors + t * dim, body, dim);
         }
 }
 
@@ -155,6 +199,10 @@ QC_AVX2 static int dot_rows_vectors_blocked_avx2(const float *rows, size_t n, si
 
 void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *vectors, size_t m, float *out) {
 #if QC_X86
+    if (qc_has_avx2() && n >= 2 && m <= FEW_VECTORS) {
+        dot_rows_few_vectors_avx2(rows, n, dim, vectors, m, out);
+        return;
+    }
     if (qc_has_avx2() && dot_rows_vectors_blocked_avx2(rows, n, dim, vectors, m, out)) return;
 #endif
     for (size_t i = 0; i < n; i++) {

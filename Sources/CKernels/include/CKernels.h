@@ -80,6 +80,13 @@ void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *v
 /// distance ||x||^2 + ||c||^2 - 2 x.c (at least 0) of each row.
 void qc_nearest_refine(const float *rows, size_t n, size_t dim, const float *centroids, const float *centroid_norms2,
                        size_t k, float max_centroid_norm, const float *scores, int64_t *labels, float *distances);
+/// One greedy k-means++ step: out[i * m + t] = min(nearest[i], d), d = max(0, (norms[i] - 2 rows[i] . trials[t])
+/// + trial_norms[t]) in float32 (norms squared, dots as `qc_dot_rows_vectors`, no fused multiply-add).
+/// With `half` (the rows as float16, every |element| <= 65504) and AVX2, the rows are screened on the
+/// float16 copy, half the bytes, and d is computed in float32 only where the screen's error bound
+/// cannot prove d >= nearest[i]: the output has the same bits either way.
+void qc_trial_nearest(const float *rows, const uint16_t *half, size_t n, size_t dim, const float *norms,
+                      const float *nearest, const float *trials, const float *trial_norms, size_t m, float *out);
 /// Sum of all elements, accumulated with wide SIMD; used to measure memory-read bandwidth.
 double qc_sum_f32(const float *src, size_t n);
 

@@ -81,15 +81,19 @@ public struct KMeans: Sendable {
     /// nearest chosen centroid, keeping the candidate that lowers the total the most. Plain k-means++
     /// too often puts two seeds in one cluster; the greedy trials make that rare.
     ///
-    /// Each step is one pass over the data, split into fixed-size parts (run on all cores) whose partial sums
-    /// are added in a fixed order, so the result does not depend on thread timing.
+    /// Each step is one pass over the data (``SeedingTrials``: a float16 copy screens, float32 settles),
+    /// split into fixed-size parts (run on all cores) whose partial sums are added in a fixed order, so
+    /// the result does not depend on thread timing.
     func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, weights: [Float]? = nil, random: inout SeededRandom) -> Matrix {
         let n = data.rows
         let trials = 2 + Int(log(Double(k)))
         var chosen = [weights.map { Self.weightedDraw($0, random: &random) } ?? random.nextInt(below: n)]
-        var nearest = Self.squaredDistances(data, rowNorms: rowNorms, to: [chosen[0]]).values
+        let rows = SeedingTrials(data, rowNorms: rowNorms)
+        var nearest = [Float](repeating: 0, count: n)
+        rows.nearest([Float](repeating: .infinity, count: n), candidates: [chosen[0]], into: &nearest)
         var cumulative = [Double](repeating: 0, count: n)
         let parts = Self.parts(n)
+        var values = [Float](repeating: 0, count: n * trials)
         while chosen.count < k {
             var total = 0.0
             for i in 0..<n {
@@ -108,18 +112,19 @@ public struct KMeans: Sendable {
                 }
                 return low
             }
-            let distances = Self.squaredDistances(data, rowNorms: rowNorms, to: candidates)
+            rows.nearest(nearest, candidates: candidates, into: &values)
             // Potential of each candidate: sum over rows of min(nearest, distance), per part.
             var partial = [Double](repeating: 0, count: parts.count * trials)
-            nonisolated(unsafe) let d = distances.values
-            nonisolated(unsafe) let near = nearest
+            nonisolated(unsafe) let v = values
             partial.withUnsafeMutableBufferPointer { sums in
                 nonisolated(unsafe) let out = sums
                 DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                    var sum = [Double](repeating: 0, count: trials)
                     for i in parts[p] {
                         let w = Double(weights?[i] ?? 1)
-                        for t in 0..<trials { out[p * trials + t] += w * Double(min(near[i], d[i * trials + t])) }
+                        for t in 0..<trials { sum[t] += w * Double(v[i * trials + t]) }
                     }
+                    for t in 0..<trials { out[p * trials + t] = sum[t] }
                 }
             }
             var best = 0
@@ -129,7 +134,7 @@ public struct KMeans: Sendable {
                 if potential < bestTotal { bestTotal = potential; best = t }
             }
             chosen.append(candidates[best])
-            for i in 0..<n { nearest[i] = min(nearest[i], distances.values[i * trials + best]) }
+            for i in 0..<n { nearest[i] = values[i * trials + best] }
         }
         return data.rows(chosen)
     }
@@ -139,35 +144,6 @@ public struct KMeans: Sendable {
     static func parts(_ n: Int) -> [Range<Int>] {
         let size = 8192
         return stride(from: 0, to: max(n, 1), by: size).map { $0..<min(n, $0 + size) }
-    }
-
-    /// Squared distances from every row of `data` (rows) to the rows `points` of `data` (columns),
-    /// in one pass over the data, split over the cores (a GEMM would repack the whole data for a
-    /// handful of points).
-    static func squaredDistances(_ data: Matrix, rowNorms: [Float], to points: [Int]) -> Matrix {
-        let vectors = data.rows(points)
-        var distances = Matrix(rows: data.rows, columns: points.count)
-        let m = points.count, dim = data.columns
-        let pointNorms = points.map { rowNorms[$0] }
-        data.values.withUnsafeBufferPointer { x in
-            vectors.values.withUnsafeBufferPointer { v in
-                distances.values.withUnsafeMutableBufferPointer { out in
-                    nonisolated(unsafe) let (x, v, out) = (x, v, out)
-                    // Each row's distances are its own (a fixed-order dot product), so any split gives the same
-                    // values: one part per core, at least 1,024 rows each.
-                    let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, data.rows / 1024))
-                    let parts = (0..<cores).map { c in c * data.rows / cores..<(c + 1) * data.rows / cores }
-                    DispatchQueue.concurrentPerform(iterations: parts.count) { p in
-                        let rows = parts[p]
-                        qc_dot_rows_vectors(x.baseAddress! + rows.lowerBound * dim, rows.count, dim, v.baseAddress!, m, out.baseAddress! + rows.lowerBound * m)
-                        for i in rows {
-                            for t in 0..<m { out[i * m + t] = max(0, rowNorms[i] - 2 * out[i * m + t] + pointNorms[t]) }
-                        }
-                    }
-                }
-            }
-        }
-        return distances
     }
 
     static func squaredNorms(_ data: Matrix) -> [Float] {
