@@ -199,7 +199,9 @@ QC_AVX2 static int dot_rows_vectors_blocked_avx2(const float *rows, size_t n, si
 
 void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *vectors, size_t m, float *out) {
 #if QC_X86
-    if (qc_has_avx2() && n >= 2 && m <= FEW_VECTORS) {
+    // Few vectors that fit L1 beside the rows: pairs of rows against them (measured faster up to
+    // about 24 KB of vectors; beyond, the blocked path's chunks win).
+    if (qc_has_avx2() && n >= 2 && m <= FEW_VECTORS && m * dim * sizeof(float) <= ((size_t)24 << 10)) {
         dot_rows_few_vectors_avx2(rows, n, dim, vectors, m, out);
         return;
     }

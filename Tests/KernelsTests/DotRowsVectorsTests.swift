@@ -6,11 +6,12 @@ import Testing
 @Suite("Row-by-vector dot products")
 struct DotRowsVectorsTests {
     /// Shapes around the kernel's edges: dims with and without a tail of fewer than 8 floats, and beyond
-    /// one chunk; vector counts off the register tile; row counts off the tile and the row block; and
-    /// two- and three-row calls whose vectors exceed 256 KB (blocked) or not (row at a time).
+    /// one chunk; vector counts off the register tile, and few enough for the row-pair path (up to 12
+    /// in 24 KB); row counts off the tile and the row block; and two- and three-row calls whose vectors
+    /// exceed 256 KB (blocked) or not (row at a time).
     static let shapes: [(rows: Int, dim: Int, vectors: Int)] = [
         (4, 1, 1), (5, 13, 3), (7, 255, 8), (16, 256, 9), (17, 1000, 33), (33, 1031, 7), (4, 4096, 1),
-        (2, 8193, 9), (3, 8193, 9), (2, 1024, 8),
+        (2, 8193, 9), (3, 8193, 9), (2, 1024, 8), (25, 384, 11), (3, 100, 12), (2, 7, 6),
     ]
 
     @Test(arguments: shapes)
