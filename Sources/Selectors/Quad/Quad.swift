@@ -129,10 +129,13 @@ public enum Quad {
     /// run is a function of the rows it reads, so running it again once they are known goes further
     /// and ends with the subset the whole pool gives.
     ///
-    /// - Parameter summary: the counts over rows the bandit does not read (see ``PoolSummary``).
+    /// - Parameters:
+    ///   - summary: the counts over rows the bandit does not read (see ``PoolSummary``).
+    ///   - neighbourhood: the centroids' ``Neighbourhood`` at `parameters.radius`, when the caller kept it
+    ///     from an earlier run over the same centroids; nil computes it (k^2 x dim).
     public static func select(
         rows: any Rows, summary: PoolSummary, centroids: Matrix, budget: Int, parameters: Parameters,
-        guard selectionGuard: (any SelectionGuard)? = nil
+        guard selectionGuard: (any SelectionGuard)? = nil, neighbourhood: Neighbourhood? = nil
     ) throws -> Outcome {
         guard budget >= 0 else { throw SelectorError("the budget must not be negative (got \(budget))") }
         try parameters.validate()
@@ -149,8 +152,11 @@ public enum Quad {
         let statistics = SampleStatistics(values: summary.tauSampleValues, quantile: parameters.tauQuantile)
         let tau = parameters.tau ?? statistics.quantile
         let alpha = parameters.alpha ?? 0.1 * statistics.standardDeviation
-        let radius = parameters.radius ?? medianNearestCentroidDistance(centroids)
-        let neighbours = Quad.neighbours(centroids: centroids, radius: radius)
+        let neighbourhood = neighbourhood ?? Neighbourhood(centroids: centroids, radius: parameters.radius)
+        guard neighbourhood.lists.count == centroids.rows else {
+            throw SelectorError("the neighbourhood has \(neighbourhood.lists.count) clusters but there are \(centroids.rows) centroids")
+        }
+        let radius = neighbourhood.radius, neighbours = neighbourhood.lists
         diagnostics.timings["neighbours"] = elapsed(since: &clock)
 
         let clusterCount = centroids.rows

@@ -111,14 +111,37 @@ extension Quad {
         }
     }
 
+    /// The arms' reward sharing: the radius and, for each cluster, the clusters within it. It depends only
+    /// on the centroids, so a shard set's driver computes it once per job and keeps it between merges.
+    public struct Neighbourhood: Sendable, Equatable {
+        /// The radius: the `radius` parameter, or ``medianNearestCentroidDistance(_:)``.
+        public var radius: Double
+        /// ``neighbours(centroids:radius:)`` at that radius.
+        public var lists: [[Neighbour]]
+
+        public init(radius: Double, lists: [[Neighbour]]) {
+            self.radius = radius
+            self.lists = lists
+        }
+
+        /// The neighbourhood of `centroids` at `radius` (nil: the median nearest-centroid distance).
+        public init(centroids: Matrix, radius: Double?) {
+            self.radius = radius ?? medianNearestCentroidDistance(centroids)
+            lists = neighbours(centroids: centroids, radius: self.radius)
+        }
+    }
+
     /// For each centroid, the clusters within `radius` (Euclidean distance strictly below it), with
     /// weight 1 - d / radius, itself first with weight 1, then by cluster number.
     public static func neighbours(centroids: Matrix, radius: Double) -> [[Neighbour]] {
         var lists = (0..<centroids.rows).map { [Neighbour(cluster: $0, weight: 1)] }
         guard radius > 0 else { return lists }
-        forEachDistanceRow(centroids) { i, distances in
-            for j in 0..<centroids.rows where j != i {
-                let d = Double(distances[j])
+        // d = sqrt(max(0, x)) rises with the squared distance x, so a squared distance past a bound a
+        // little above radius^2 cannot pass; only the few below it take the square root.
+        let screen = Float((radius * (1 + 1e-5)) * (radius * (1 + 1e-5))).nextUp
+        forEachSquaredDistanceRow(centroids) { i, squared in
+            for j in 0..<centroids.rows where j != i && squared[j] <= screen {
+                let d = Double(max(0, squared[j]).squareRoot())
                 if d < radius { lists[i].append(Neighbour(cluster: j, weight: 1 - d / radius)) }
             }
         }
@@ -130,17 +153,22 @@ extension Quad {
     public static func medianNearestCentroidDistance(_ centroids: Matrix) -> Double {
         guard centroids.rows > 1 else { return 0 }
         var nearest = [Double](repeating: .infinity, count: centroids.rows)
-        forEachDistanceRow(centroids) { i, distances in
-            for j in 0..<centroids.rows where j != i { nearest[i] = min(nearest[i], Double(distances[j])) }
+        // The square root rises with its argument, so the nearest distance is the root of the least
+        // squared distance.
+        forEachSquaredDistanceRow(centroids) { i, squared in
+            var least = Float.infinity
+            for j in 0..<centroids.rows where j != i { least = min(least, squared[j]) }
+            nearest[i] = Double(max(0, least).squareRoot())
         }
         nearest.sort()
         let middle = nearest.count / 2
         return nearest.count % 2 == 1 ? nearest[middle] : (nearest[middle - 1] + nearest[middle]) / 2
     }
 
-    /// Calls `body(i, distances)` with the Euclidean distances from centroid i to every centroid,
-    /// computed a block of rows at a time as ||a||^2 + ||b||^2 - 2 a.b with one GEMM per block.
-    private static func forEachDistanceRow(_ centroids: Matrix, _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
+    /// Calls `body(i, squared)` with the squared Euclidean distances from centroid i to every centroid,
+    /// ||a||^2 + ||b||^2 - 2 a.b (before clamping at 0), computed a block of rows at a time with one GEMM
+    /// per block.
+    private static func forEachSquaredDistanceRow(_ centroids: Matrix, _ body: (Int, UnsafeBufferPointer<Float>) -> Void) {
         let k = centroids.rows, d = centroids.columns
         guard k > 0, d > 0 else { return }
         var squaredNorms = [Float](repeating: 0, count: k)
@@ -159,7 +187,7 @@ extension Quad {
                     for r in 0..<rows {
                         let row = p.baseAddress! + r * k
                         let ni = squaredNorms[first + r]
-                        for j in 0..<k { row[j] = max(0, ni + squaredNorms[j] - 2 * row[j]).squareRoot() }
+                        for j in 0..<k { row[j] = ni + squaredNorms[j] - 2 * row[j] }
                         body(first + r, UnsafeBufferPointer(start: row, count: k))
                     }
                     first += rows

@@ -200,7 +200,10 @@ enum ShardedQuadBandit {
     ) throws -> ShardedPlans.Outcome {
         let rows = KnownRows(summary: summary, known: known, seed: parameters.seed)
         do {
-            var outcome = try Quad.select(rows: rows, summary: summary.pool, centroids: centroids, budget: job.state.budgetRows, parameters: parameters)
+            let neighbourhood = try neighbourhood(job, centroids: centroids, radius: parameters.radius)
+            var outcome = try Quad.select(
+                rows: rows, summary: summary.pool, centroids: centroids, budget: job.state.budgetRows, parameters: parameters,
+                neighbourhood: neighbourhood)
             outcome.selection.diagnostics.counters["kmeansIterations"] = Double(iterations)
             outcome.selection.diagnostics.counters["rowsFetched"] = Double(known.fetched.count)
             let assignRound = try assignmentRound(job)

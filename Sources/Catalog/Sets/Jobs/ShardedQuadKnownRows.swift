@@ -120,9 +120,45 @@ extension ShardedQuadBandit {
         return (Summary(rowCounts: rowCounts, scoredCounts: scoredCounts, pool: pool), known)
     }
 
+    /// The centroids' neighbourhood (k^2 x dim to compute; the centroids do not change once the fit is
+    /// done), computed by the first bandit merge and read by the next ones. A damaged or mismatched file
+    /// is computed again.
+    static func neighbourhood(_ job: ShardJob, centroids: Matrix, radius: Double?) throws -> Quad.Neighbourhood {
+        let url = job.stateFile("quad-neighbours.bin")
+        if let data = FileManager.default.contents(atPath: url.path), let kept = try? readNeighbourhood(data, what: url.path),
+            kept.lists.count == centroids.rows, radius.map({ $0 == kept.radius }) ?? true
+        {
+            return kept
+        }
+        let computed = Quad.Neighbourhood(centroids: centroids, radius: radius)
+        var file = ArchiveWriter(magic: neighboursMagic)
+        file.double(computed.radius)
+        file.ints(computed.lists.map(\.count))
+        file.int32s(computed.lists.flatMap { $0.map { Int32($0.cluster) } })
+        file.words(computed.lists.flatMap { $0.map(\.weight.bitPattern) })
+        try ShardJob.writeAtomically(file.data, to: url)
+        return computed
+    }
+
+    private static func readNeighbourhood(_ data: Data, what: String) throws -> Quad.Neighbourhood {
+        var file = try ArchiveReader(data, magic: neighboursMagic, what: what)
+        let radius = try file.double(), counts = try file.ints(), clusters = try file.int32s(), weights = try file.words()
+        guard counts.allSatisfy({ $0 >= 1 }), counts.reduce(0, +) == clusters.count, weights.count == clusters.count,
+            clusters.allSatisfy({ $0 >= 0 && Int($0) < counts.count })
+        else { throw CatalogError(.damaged, "\(what) is damaged", remedy: "delete it: the next merge computes it again") }
+        var lists: [[Quad.Neighbour]] = []
+        var next = 0
+        for count in counts {
+            lists.append((next..<next + count).map { Quad.Neighbour(cluster: Int(clusters[$0]), weight: Double(bitPattern: weights[$0])) })
+            next += count
+        }
+        return Quad.Neighbourhood(radius: radius, lists: lists)
+    }
+
     static let summaryMagic = "quadcat-quad-counts-v1"
     static let rowsMagic = "quadcat-quad-rows-v1"
     static let requestsMagic = "quadcat-quad-reads-v1"
     static let stateMagic = "quadcat-quad-bandit-v1"
     static let assignRoundMagic = "quadcat-quad-assign-round-v1"
+    static let neighboursMagic = "quadcat-quad-neighbours-v1"
 }
