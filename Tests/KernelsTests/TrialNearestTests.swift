@@ -40,10 +40,54 @@ struct TrialNearestTests {
         var half = [UInt16](repeating: 0, count: rows.count)
         qc_f32_to_f16(rows, &half, rows.count)
         var screened = [Float](repeating: .nan, count: n * m)
-        qc_trial_nearest(rows, half, n, dim, norms, nearest, trials, trialNorms, m, &screened)
+        qc_trial_nearest(rows, half, n, dim, norms, nearest, trials, trialNorms, m, nil, &screened)
         var plain = [Float](repeating: .nan, count: n * m)
-        qc_trial_nearest(rows, nil, n, dim, norms, nearest, trials, trialNorms, m, &plain)
+        qc_trial_nearest(rows, nil, n, dim, norms, nearest, trials, trialNorms, m, nil, &plain)
         #expect(screened.map(\.bitPattern) == expected.map(\.bitPattern))
         #expect(plain.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
+    /// The first screen at its tightest: rows that live in the span of their principal coordinates (the
+    /// first p axes, so y is x's first p elements, exactly), where the lower bound |y_x - y_c| equals the
+    /// distance and only the error terms keep a pair a hair from `nearest` unsettled. Some nearest
+    /// distances are 0 (settled without any product).
+    @Test(arguments: [(64, 16, 11), (9, 8, 4), (130, 24, 6)])
+    func thePrincipalScreenSettlesOnlyWhatItCanProve(shape: (rows: Int, p: Int, trials: Int)) {
+        let (n, p, m) = shape
+        let dim = p + 8
+        var generator = SeededGenerator(seed: UInt64(n * 31 + p))
+        var rows = [Float](repeating: 0, count: n * dim)
+        for i in 0..<n { for j in 0..<p { rows[i * dim + j] = Float.random(in: -1...1, using: &generator) } }
+        let trialRows = (0..<m).map { ($0 * 7) % n }
+        let trials = trialRows.flatMap { rows[$0 * dim..<($0 + 1) * dim] }
+        var norms = [Float](repeating: 0, count: n)
+        qc_row_norms_f32(rows, n, dim, &norms)
+        norms = norms.map { $0 * $0 }
+        let trialNorms = trialRows.map { norms[$0] }
+        let coordinates = (0..<n).flatMap { rows[$0 * dim..<$0 * dim + p] }
+        let coordinateNorms = (0..<n).map { i in Float((0..<p).reduce(0.0) { $0 + Double(rows[i * dim + $1]) * Double(rows[i * dim + $1]) }) }
+        let trialCoordinates = trialRows.flatMap { coordinates[$0 * p..<($0 + 1) * p] }
+        let trialCoordinateNorms = trialRows.map { coordinateNorms[$0] }
+        let distances = Self.reference(rows, dim, norms, [Float](repeating: .infinity, count: n), trials, trialNorms)
+        let nearest = (0..<n).map { i -> Float in
+            let d = distances[i * m + (i % m)]
+            return [d.nextUp, d.nextDown, 0, d * 0.5, d * 2][i % 5]
+        }
+        let expected = Self.reference(rows, dim, norms, nearest, trials, trialNorms)
+        var half = [UInt16](repeating: 0, count: rows.count)
+        qc_f32_to_f16(rows, &half, rows.count)
+        var out = [Float](repeating: .nan, count: n * m)
+        coordinates.withUnsafeBufferPointer { y in
+            coordinateNorms.withUnsafeBufferPointer { yn in
+                trialCoordinates.withUnsafeBufferPointer { ty in
+                    trialCoordinateNorms.withUnsafeBufferPointer { tyn in
+                        var coords = qc_principal_coords(
+                            rows: y.baseAddress!, norms: yn.baseAddress!, trials: ty.baseAddress!, trial_norms: tyn.baseAddress!, p: p, slack: 0)
+                        qc_trial_nearest(rows, half, n, dim, norms, nearest, trials, trialNorms, m, &coords, &out)
+                    }
+                }
+            }
+        }
+        #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
     }
 }

@@ -11,6 +11,58 @@ struct KMeansTests {
         return Matrix(rows: rows, columns: columns, values: (0..<rows * columns).map { _ in Float(random.nextGaussian()) * scale })
     }
 
+    /// Greedy k-means++ as written before its trials were screened: every (row, trial) distance as
+    /// `max(0, |x|^2 - 2 x.c + |c|^2)` from the one-row dot product, the same draws, the same sums.
+    static func referenceGreedySeeds(_ data: Matrix, k: Int, seed: UInt64) -> [Float] {
+        let n = data.rows, dim = data.columns, trials = 2 + Int(log(Double(k)))
+        var norms = [Float](repeating: 0, count: n)
+        qc_row_norms_f32(data.values, n, dim, &norms)
+        norms = norms.map { $0 * $0 }
+        func distance(_ i: Int, _ c: Int) -> Float {
+            var p: Float = 0
+            data.values.withUnsafeBufferPointer { x in qc_dot_rows_vectors(x.baseAddress! + i * dim, 1, dim, x.baseAddress! + c * dim, 1, &p) }
+            return max(0, norms[i] - 2 * p + norms[c])
+        }
+        var random = SeededRandom(seed: seed)
+        var chosen = [random.nextInt(below: n)]
+        var nearest = (0..<n).map { distance($0, chosen[0]) }
+        let parts = stride(from: 0, to: n, by: 8192).map { $0..<min(n, $0 + 8192) }
+        while chosen.count < k {
+            var cumulative = [Double](repeating: 0, count: n)
+            var total = 0.0
+            for i in 0..<n { total += Double(nearest[i]); cumulative[i] = total }
+            guard total > 0 else { break }
+            let candidates = (0..<trials).map { _ -> Int in
+                let target = random.nextUnitDouble() * total
+                return cumulative.firstIndex { $0 > target } ?? n - 1
+            }
+            let values = (0..<n).map { i in candidates.map { min(nearest[i], distance(i, $0)) } }
+            var best = 0, bestTotal = Double.infinity
+            for t in 0..<trials {
+                let potential = parts.reduce(0.0) { sum, part in sum + part.reduce(0.0) { $0 + Double(values[$1][t]) } }
+                if potential < bestTotal { bestTotal = potential; best = t }
+            }
+            chosen.append(candidates[best])
+            nearest = (0..<n).map { values[$0][best] }
+        }
+        return data.rows(chosen).values
+    }
+
+    /// Wide and many enough rows for both screens (principal coordinates, then float16), low-rank with
+    /// noise and with repeated rows (nearest distances of 0): the seeds are the plain computation's, bit
+    /// for bit.
+    @Test func screenedGreedySeedingGivesThePlainSeeds() {
+        let n = 2600, dim = 136, rank = 12
+        let basis = Self.randomMatrix(rank, dim, seed: 21)
+        let weights = Self.randomMatrix(n, rank, seed: 22)
+        var data = weights.multiplied(by: basis)
+        let noise = Self.randomMatrix(n, dim, seed: 23, scale: 0.05)
+        for e in data.values.indices { data.values[e] += noise.values[e] }
+        for i in stride(from: 0, to: n, by: 13) { for j in 0..<dim { data.values[(i + 1) % n * dim + j] = data.values[i * dim + j] } }
+        let kmeans = KMeans(clusters: 40, seed: 5, maxIterations: 0, seeding: .greedyPlusPlus)
+        #expect(kmeans.seed(data).values.map(\.bitPattern) == Self.referenceGreedySeeds(data, k: 40, seed: 5).map(\.bitPattern))
+    }
+
     /// The reference: every centroid scanned with the one-row dot product, ties to the lower index.
     static func referenceScan(_ data: Matrix, _ centroids: Matrix) -> [Int] {
         (0..<data.rows).map { i in

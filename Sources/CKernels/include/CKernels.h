@@ -80,13 +80,26 @@ void qc_dot_rows_vectors(const float *rows, size_t n, size_t dim, const float *v
 /// distance ||x||^2 + ||c||^2 - 2 x.c (at least 0) of each row.
 void qc_nearest_refine(const float *rows, size_t n, size_t dim, const float *centroids, const float *centroid_norms2,
                        size_t k, float max_centroid_norm, const float *scores, int64_t *labels, float *distances);
+/// Principal coordinates for `qc_trial_nearest`'s first screen: y = P^T (x - mu) for each row and each
+/// trial, P a dim x p matrix with orthonormal columns, computed in float64 and rounded once to float.
+typedef struct {
+    const float *rows;        ///< n x p (the same rows as the call's, in order)
+    const float *norms;       ///< n: |y|^2 of each row's float coordinates
+    const float *trials;      ///< m x p
+    const float *trial_norms; ///< m
+    size_t p;                 ///< a multiple of 8
+    float slack;              ///< an absolute bound on the float64 work's error in |y_x - y_c|
+} qc_principal_coords;
+
 /// One greedy k-means++ step: out[i * m + t] = min(nearest[i], d), d = max(0, (norms[i] - 2 rows[i] . trials[t])
 /// + trial_norms[t]) in float32 (norms squared, dots as `qc_dot_rows_vectors`, no fused multiply-add).
-/// With `half` (the rows as float16, every |element| <= 65504) and AVX2, the rows are screened on the
-/// float16 copy, half the bytes, and d is computed in float32 only where the screen's error bound
-/// cannot prove d >= nearest[i]: the output has the same bits either way.
+/// With `half` (the rows as float16, every |element| <= 65504) and AVX2, pairs are screened before d is
+/// computed: first on `coords` when given (|y_x - y_c| <= |x - c|: a few bytes a row), then on the
+/// float16 copy (half the bytes of the rows); d is computed in float32 only where neither screen's error
+/// bound proves d >= nearest[i]. The output has the same bits either way.
 void qc_trial_nearest(const float *rows, const uint16_t *half, size_t n, size_t dim, const float *norms,
-                      const float *nearest, const float *trials, const float *trial_norms, size_t m, float *out);
+                      const float *nearest, const float *trials, const float *trial_norms, size_t m,
+                      const qc_principal_coords *coords, float *out);
 /// Sum of all elements, accumulated with wide SIMD; used to measure memory-read bandwidth.
 double qc_sum_f32(const float *src, size_t n);
 

@@ -4,11 +4,15 @@ import Foundation
 /// The rows of a greedy k-means++ seeding, read once per step against that step's trial centroids.
 ///
 /// A step's pass streams every row and is bound by memory (at k = 10,000 about 38 MB a step, 10,000
-/// steps), so it reads a float16 copy made once here and computes the float32 distance only where the
-/// copy's error bound cannot settle it (`qc_trial_nearest`): half the bytes, the same bits.
+/// steps), so it screens each (row, trial) pair first on the rows' 64 principal coordinates (a lower
+/// bound on the distance, 256 bytes a row), then on a float16 copy of the rows (half their bytes), and
+/// computes the float32 distance only where neither screen's error bound settles the pair
+/// (`qc_trial_nearest`): the same bits as computing every pair.
 struct SeedingTrials {
     let data: Matrix
     let rowNorms: [Float]
+    /// The first screen's coordinates, when the rows are many and wide enough for it to pay.
+    private let principal: PrincipalCoordinates?
     /// The rows as float16, or empty when an element lies beyond float16's range (every pair is then
     /// computed in float32).
     private let half: [UInt16]
@@ -27,6 +31,7 @@ struct SeedingTrials {
         } else {
             half = []
         }
+        principal = data.columns >= 128 && data.rows >= 2048 && !half.isEmpty ? PrincipalCoordinates(data, p: 64) : nil
         let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, data.rows / 1024))
         parts = (0..<cores).map { c in c * data.rows / cores..<(c + 1) * data.rows / cores }
     }
@@ -38,6 +43,8 @@ struct SeedingTrials {
         let trials = data.rows(candidates)
         let trialNorms = candidates.map { rowNorms[$0] }
         precondition(values.count == data.rows * m, "values holds rows x candidates")
+        let trialCoordinates = principal.map { $0.coordinates.rows(candidates) }
+        let trialCoordinateNorms = principal.map { p in candidates.map { p.squaredNorms[$0] } }
         data.values.withUnsafeBufferPointer { x in
             half.withUnsafeBufferPointer { h in
                 rowNorms.withUnsafeBufferPointer { norms in
@@ -46,10 +53,26 @@ struct SeedingTrials {
                             nonisolated(unsafe) let (x, h, norms, near, out) = (x, h, norms, near, out)
                             DispatchQueue.concurrentPerform(iterations: parts.count) { p in
                                 let first = parts[p].lowerBound
-                                qc_trial_nearest(
-                                    x.baseAddress! + first * dim, h.isEmpty ? nil : h.baseAddress! + first * dim, parts[p].count, dim,
-                                    norms.baseAddress! + first, near.baseAddress! + first, trials.values, trialNorms, m,
-                                    out.baseAddress! + first * m)
+                                let call = { (coords: UnsafePointer<qc_principal_coords>?) in
+                                    qc_trial_nearest(
+                                        x.baseAddress! + first * dim, h.isEmpty ? nil : h.baseAddress! + first * dim, parts[p].count, dim,
+                                        norms.baseAddress! + first, near.baseAddress! + first, trials.values, trialNorms, m, coords,
+                                        out.baseAddress! + first * m)
+                                }
+                                guard let principal, let trialCoordinates, let trialCoordinateNorms else { return call(nil) }
+                                let width = principal.coordinates.columns
+                                principal.coordinates.values.withUnsafeBufferPointer { y in
+                                    principal.squaredNorms.withUnsafeBufferPointer { yn in
+                                        trialCoordinates.values.withUnsafeBufferPointer { ty in
+                                            trialCoordinateNorms.withUnsafeBufferPointer { tyn in
+                                                var coords = qc_principal_coords(
+                                                    rows: y.baseAddress! + first * width, norms: yn.baseAddress! + first,
+                                                    trials: ty.baseAddress!, trial_norms: tyn.baseAddress!, p: width, slack: principal.slack)
+                                                call(&coords)
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }

@@ -1,0 +1,89 @@
+import COpenBLAS
+import Foundation
+
+/// The rows' coordinates on their top principal directions: y = P^T (x - mean), P the covariance's
+/// leading eigenvectors (orthonormal columns), all in float64, then rounded once to float.
+///
+/// Projection onto orthonormal directions never lengthens a vector, so |y_x - y_c| <= |x - c| for any
+/// two rows: a cheap lower bound on their distance (greedy k-means++ screens its trials with it).
+public struct PrincipalCoordinates: Sendable {
+    /// rows x p.
+    public let coordinates: Matrix
+    /// |y|^2 of each row's float coordinates.
+    public let squaredNorms: [Float]
+    /// An absolute bound on the float64 work's error in any |y_x - y_c| (far below float rounding).
+    public let slack: Float
+
+    /// The top `p` principal coordinates of `data`'s rows, or nil when LAPACK's eigensolver fails.
+    public init?(_ data: Matrix, p: Int) {
+        let n = data.rows, dim = data.columns
+        precondition(p > 0 && p <= dim, "need 0 < p <= dim")
+        var mean = [Double](repeating: 0, count: dim)
+        for i in 0..<n { for j in 0..<dim { mean[j] += Double(data.values[i * dim + j]) } }
+        mean = mean.map { $0 / Double(max(n, 1)) }
+        // Covariance (unnormalised) a block of centred rows at a time.
+        var covariance = [Double](repeating: 0, count: dim * dim)
+        let blockRows = 4096
+        var block = [Double](repeating: 0, count: blockRows * dim)
+        for first in stride(from: 0, to: n, by: blockRows) {
+            let rows = min(blockRows, n - first)
+            Self.centre(data, rows: first..<first + rows, mean: mean, into: &block)
+            block.withUnsafeBufferPointer { b in
+                covariance.withUnsafeMutableBufferPointer { c in
+                    BLAS.dgemm(transposeA: true, m: dim, n: dim, k: rows, a: b.baseAddress!, lda: dim, b: b.baseAddress!, ldb: dim,
+                               beta: 1, c: c.baseAddress!, ldc: dim)
+                }
+            }
+        }
+        guard let directions = Self.leadingEigenvectors(&covariance, dim: dim, count: p) else { return nil }
+        var coordinates = Matrix(rows: n, columns: p)
+        var projected = [Double](repeating: 0, count: blockRows * p)
+        for first in stride(from: 0, to: n, by: blockRows) {
+            let rows = min(blockRows, n - first)
+            Self.centre(data, rows: first..<first + rows, mean: mean, into: &block)
+            block.withUnsafeBufferPointer { b in
+                directions.withUnsafeBufferPointer { d in
+                    projected.withUnsafeMutableBufferPointer { y in
+                        BLAS.dgemm(transposeB: true, m: rows, n: p, k: dim, a: b.baseAddress!, lda: dim, b: d.baseAddress!, ldb: dim,
+                                   c: y.baseAddress!, ldc: p)
+                    }
+                }
+            }
+            for e in 0..<rows * p { coordinates.values[first * p + e] = Float(projected[e]) }
+        }
+        self.coordinates = coordinates
+        squaredNorms = (0..<n).map { i in
+            Float((0..<p).reduce(0.0) { $0 + Double(coordinates.values[i * p + $1]) * Double(coordinates.values[i * p + $1]) })
+        }
+        // float64 rounding in the centring, the covariance's eigenvectors (orthonormal to ~1e-13) and the
+        // projection: relative errors near 1e-13 of |x| + |mean|, bounded here a million times over.
+        let largest = (0..<n).reduce(0.0) { m, i in max(m, (0..<dim).reduce(0.0) { $0 + pow(Double(data.values[i * dim + $1]), 2) }) }
+        let meanNorm = mean.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+        slack = Float(1e-7 * (largest.squareRoot() + meanNorm) * Double(dim).squareRoot())
+    }
+
+    private static func centre(_ data: Matrix, rows: Range<Int>, mean: [Double], into block: inout [Double]) {
+        let dim = data.columns
+        for (r, i) in rows.enumerated() {
+            for j in 0..<dim { block[r * dim + j] = Double(data.values[i * dim + j]) - mean[j] }
+        }
+    }
+
+    /// The `count` eigenvectors of the symmetric `matrix` (dim x dim) with the largest eigenvalues, as the
+    /// rows of a count x dim row-major array (LAPACK dsyevd; its column-major eigenvector columns are
+    /// the rows of the row-major view, eigenvalues ascending).
+    private static func leadingEigenvectors(_ matrix: inout [Double], dim: Int, count: Int) -> [Double]? {
+        var n = Int32(dim), lda = Int32(dim), info: Int32 = 0
+        var eigenvalues = [Double](repeating: 0, count: dim)
+        var workSize = 0.0, iworkSize: Int32 = 0, query: Int32 = -1
+        let jobz: [CChar] = [CChar(UInt8(ascii: "V"))], uplo: [CChar] = [CChar(UInt8(ascii: "U"))]
+        dsyevd_(jobz, uplo, &n, &matrix, &lda, &eigenvalues, &workSize, &query, &iworkSize, &query, &info, 1, 1)
+        guard info == 0 else { return nil }
+        var lwork = Int32(workSize), liwork = iworkSize
+        var work = [Double](repeating: 0, count: Int(lwork))
+        var iwork = [Int32](repeating: 0, count: Int(liwork))
+        dsyevd_(jobz, uplo, &n, &matrix, &lda, &eigenvalues, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        guard info == 0 else { return nil }
+        return Array(matrix[(dim - count) * dim..<dim * dim])
+    }
+}
