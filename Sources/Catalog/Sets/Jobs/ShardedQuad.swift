@@ -31,6 +31,11 @@ enum ShardedQuad {
                 embeddings: inputs.embeddings!, sample: parameters.kmeansSample, seed: parameters.seed, offset: job.offset(shard))
             return try ShardedPlans.encode(Sample(rows: rows, usable: usable))
         }
+        if round == sampleRound {
+            var file = ArchiveWriter(magic: sampleMagic)
+            file.matrix(try shardSample(job, shard: shard, embeddings: inputs.embeddings!))
+            return file.data
+        }
         if FileManager.default.fileExists(atPath: centersURL(job, round: round).path) {
             return try fitStep(job, round: round, shard: shard, embeddings: inputs.embeddings!)
         }
@@ -43,6 +48,10 @@ enum ShardedQuad {
     static func merge(_ job: ShardJob, round: Int) throws -> ShardedPlans.Outcome {
         let parameters = try parameters(job)
         if round == 1 {
+            try chooseSample(job, parameters: parameters)
+            return .next
+        }
+        if round == sampleRound {
             try startFit(job, parameters: parameters)
             return .next
         }
@@ -59,26 +68,49 @@ enum ShardedQuad {
 
     // MARK: The fit as rounds
 
-    /// Merge of round 1: the sample of the whole set (the single catalog's), its embeddings kept by the
-    /// driver, the fit's state and the centers of its first pass.
-    private static func startFit(_ job: ShardJob, parameters: Quad.Parameters) throws {
+    /// The round whose steps read the sample's embeddings (each shard the rows it owns, kept for the fit
+    /// rounds) and send them to the driver: the driver reads no shard itself.
+    static let sampleRound = 2
+
+    /// Merge of round 1: the sample of the whole set (the single catalog's rows), broadcast for the
+    /// sample round, and the count of usable rows that sets k.
+    private static func chooseSample(_ job: ShardJob, parameters: Quad.Parameters) throws {
         let samples = try job.results(round: 1).map { try ShardedPlans.decode(Sample.self, $0, job: job, what: "a sample step's result") }
         let rows = Quad.sampleRows(candidates: samples.flatMap(\.rows), sample: parameters.kmeansSample, seed: parameters.seed)
-        let data = try job.setInputs().embeddings!.gather(rows: rows)
-        job.addFetched(data.values.count * 4)
-        try Quad.checkSample(data)
-        let kmeans = Quad.kmeans(usableRows: samples.reduce(0) { $0 + $1.usable }, clusters: parameters.clusters, seed: parameters.seed)
+        guard !rows.isEmpty else { throw SelectorError("no row has a usable embedding: Quad cannot cluster the pool") }
         var rowsFile = ArchiveWriter(magic: sampleRowsMagic)
         rowsFile.ints(rows)
         try ShardJob.writeAtomically(rowsFile.data, to: job.stateFile("sample-rows.bin"))
         job.addBroadcast(rowsFile.data.count)
-        var sampleFile = ArchiveWriter(magic: sampleMagic)
-        sampleFile.matrix(data)
-        try ShardJob.writeAtomically(sampleFile.data, to: job.stateFile("sample.bin"))
         var usableFile = ArchiveWriter(magic: usableMagic)
         usableFile.int(samples.reduce(0) { $0 + $1.usable })
         try ShardJob.writeAtomically(usableFile.data, to: job.stateFile("usable-rows.bin"))
-        try saveFit(KMeansFit(kmeans, data: data), sample: data, job, nextRound: 2)
+    }
+
+    /// Merge of the sample round: the shards' sample rows in shard order (the sample's row order), kept
+    /// by the driver; the fit's state and the centers of its first pass.
+    private static func startFit(_ job: ShardJob, parameters: Quad.Parameters) throws {
+        let rows = try sampleRows(job)
+        var parts: [Matrix] = []
+        for (shard, result) in try job.results(round: sampleRound).enumerated() {
+            let expected = shardSampleRows(rows, job: job, shard: shard).count
+            var file = try ArchiveReader(result, magic: sampleMagic, what: "shard \(shard)'s sample rows (round \(sampleRound))")
+            let part = try file.matrix()
+            guard part.rows == expected, expected == 0 || part.columns > 0 else {
+                throw CatalogError(.damaged, "shard \(shard)'s sample rows (round \(sampleRound)) hold \(part.rows) rows, the shard owns \(expected)", remedy: "run its step again")
+            }
+            parts.append(part)
+        }
+        let columns = parts.first { $0.rows > 0 }?.columns ?? 0
+        guard parts.allSatisfy({ $0.rows == 0 || $0.columns == columns }) else {
+            throw CatalogError(.damaged, "the shards' sample rows (round \(sampleRound)) have different dimensions", remedy: "run the round's steps again")
+        }
+        let data = Matrix(rows: rows.count, columns: columns, values: parts.flatMap(\.values))
+        try Quad.checkSample(data)
+        var sampleFile = ArchiveWriter(magic: sampleMagic)
+        sampleFile.matrix(data)
+        try ShardJob.writeAtomically(sampleFile.data, to: job.stateFile("sample.bin"))
+        try saveFit(KMeansFit(try kmeans(job, parameters: parameters), data: data), sample: data, job, nextRound: sampleRound + 1)
     }
 
     /// Merge of a fit round: the shards' labels and distances, in shard order (the sample's row order),

@@ -157,7 +157,7 @@ enum ShardedQuadBandit {
         return try runBandit(job, round: round, summary: summary, known: known, centroids: centroids, iterations: iterations, parameters: parameters)
     }
 
-    /// The round in which every row was assigned (the rounds before it, but the first, ran the fit).
+    /// The round in which every row was assigned (the rounds before it, after the sample's two, ran the fit).
     static func assignmentRound(_ job: ShardJob) throws -> Int {
         let url = job.stateFile("quad-assign-round.bin")
         var file = try ArchiveReader(try RowDigests.read(url), magic: assignRoundMagic, what: url.path)
@@ -207,7 +207,7 @@ enum ShardedQuadBandit {
             outcome.selection.diagnostics.counters["kmeansIterations"] = Double(iterations)
             outcome.selection.diagnostics.counters["rowsFetched"] = Double(known.fetched.count)
             let assignRound = try assignmentRound(job)
-            outcome.selection.diagnostics.counters["kmeansRounds"] = Double(assignRound - 2)
+            outcome.selection.diagnostics.counters["kmeansRounds"] = Double(assignRound - ShardedQuad.sampleRound - 1)
             outcome.selection.diagnostics.counters["readRounds"] = Double(round - assignRound)
             // No step runs after this: the shards' caches (8 bytes a row, and the sample's rows) can go. A
             // merge run again reads only the driver's state.
