@@ -131,7 +131,8 @@ def project_quad(result, rows, shards, cores=2):
     the work of each phase scaled by what it reads (rows for the sample, assignment and read rounds;
     the fixed sample for the k-means passes) and by k = sqrt(N) where it compares with every centroid;
     the driver's merges scale with what they hold: the seeding merge (weighted k-means++ over the
-    k-means|| draws) as k^2 ln k; the other k-means merges not at all (they update the fit from the
+    k-means|| draws) as k^2 ln k beyond the fixed cost every merge has (the median of the other k-means
+    merges: starting, reading the sample, writing the fit); the other k-means merges not at all (they update the fit from the
     fixed sample: measured the same at k = 10,000 as at 3,162); the assignment's merge (the bandit's
     first run, with the centroids' neighbour lists) as k^2; the read rounds' with the rows fetched."""
     phases = quad_phases(result, shards)
@@ -142,6 +143,7 @@ def project_quad(result, rows, shards, cores=2):
     seeding = max(fit, key=lambda f: f["merge"])
     others = [f for f in fit if f is not seeding]
     lloyd_merge = sum(f["merge"] for f in others) / max(1, len(others))
+    fixed = sorted(f["merge"] for f in others)[len(others) // 2] if others else 0.0
     lloyd_work = max(f["work"] for f in fit[-3:])        # a Lloyd pass: the sample against all k centroids
     passes = 1 + 5 + 20                                   # the most the fit runs: first draw, 5 k-means|| rounds, 20 Lloyd iterations
     out = {}
@@ -158,7 +160,7 @@ def project_quad(result, rows, shards, cores=2):
             read_work = max((r["work"] for r in phases["reads"]), default=0.0)
             steps += read_rounds * (o + spread(read_work * share))
             driver = (phases["sample"]["merge"] + (passes - 1) * lloyd_merge
-                      + seeding["merge"] * grow_k ** 2 * math.log(k2) / math.log(k)
+                      + fixed + max(0.0, seeding["merge"] - fixed) * grow_k ** 2 * math.log(k2) / math.log(k)
                       + phases["assign"]["merge"] * grow_k ** 2 + sum(r["merge"] for r in phases["reads"]) * share)
             # Bytes into the driver: a label and a distance per sample row each pass, the counts per cluster from every
             # machine, the rows fetched (16 bytes each), the sample's embeddings once; out: each pass's centers.
