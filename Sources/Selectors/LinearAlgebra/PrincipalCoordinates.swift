@@ -23,30 +23,18 @@ public struct PrincipalCoordinates: Sendable {
         mean = mean.map { $0 / Double(max(n, 1)) }
         // Covariance (unnormalised) a block of centred rows at a time.
         var covariance = [Double](repeating: 0, count: dim * dim)
-        let blockRows = 4096
-        var block = [Double](repeating: 0, count: blockRows * dim)
-        for first in stride(from: 0, to: n, by: blockRows) {
-            let rows = min(blockRows, n - first)
-            Self.centre(data, rows: first..<first + rows, mean: mean, into: &block)
-            block.withUnsafeBufferPointer { b in
-                covariance.withUnsafeMutableBufferPointer { c in
-                    BLAS.dgemm(transposeA: true, m: dim, n: dim, k: rows, a: b.baseAddress!, lda: dim, b: b.baseAddress!, ldb: dim,
-                               beta: 1, c: c.baseAddress!, ldc: dim)
-                }
+        Self.forEachCentredBlock(data, mean: mean) { _, rows, b in
+            covariance.withUnsafeMutableBufferPointer { c in
+                BLAS.dgemm(transposeA: true, m: dim, n: dim, k: rows, a: b, lda: dim, b: b, ldb: dim, beta: 1, c: c.baseAddress!, ldc: dim)
             }
         }
         guard let directions = Self.leadingEigenvectors(&covariance, dim: dim, count: p) else { return nil }
         var coordinates = Matrix(rows: n, columns: p)
-        var projected = [Double](repeating: 0, count: blockRows * p)
-        for first in stride(from: 0, to: n, by: blockRows) {
-            let rows = min(blockRows, n - first)
-            Self.centre(data, rows: first..<first + rows, mean: mean, into: &block)
-            block.withUnsafeBufferPointer { b in
-                directions.withUnsafeBufferPointer { d in
-                    projected.withUnsafeMutableBufferPointer { y in
-                        BLAS.dgemm(transposeB: true, m: rows, n: p, k: dim, a: b.baseAddress!, lda: dim, b: d.baseAddress!, ldb: dim,
-                                   c: y.baseAddress!, ldc: p)
-                    }
+        var projected = [Double](repeating: 0, count: Self.blockRows * p)
+        Self.forEachCentredBlock(data, mean: mean) { first, rows, b in
+            directions.withUnsafeBufferPointer { d in
+                projected.withUnsafeMutableBufferPointer { y in
+                    BLAS.dgemm(transposeB: true, m: rows, n: p, k: dim, a: b, lda: dim, b: d.baseAddress!, ldb: dim, c: y.baseAddress!, ldc: p)
                 }
             }
             for e in 0..<rows * p { coordinates.values[first * p + e] = Float(projected[e]) }
@@ -62,10 +50,18 @@ public struct PrincipalCoordinates: Sendable {
         slack = Float(1e-7 * (largest.squareRoot() + meanNorm) * Double(dim).squareRoot())
     }
 
-    private static func centre(_ data: Matrix, rows: Range<Int>, mean: [Double], into block: inout [Double]) {
+    private static let blockRows = 4096
+
+    /// Calls `body(first, rows, block)` for each block of up to ``blockRows`` rows, centred in float64.
+    private static func forEachCentredBlock(_ data: Matrix, mean: [Double], _ body: (Int, Int, UnsafePointer<Double>) -> Void) {
         let dim = data.columns
-        for (r, i) in rows.enumerated() {
-            for j in 0..<dim { block[r * dim + j] = Double(data.values[i * dim + j]) - mean[j] }
+        var block = [Double](repeating: 0, count: blockRows * dim)
+        for first in stride(from: 0, to: data.rows, by: blockRows) {
+            let rows = min(blockRows, data.rows - first)
+            for r in 0..<rows {
+                for j in 0..<dim { block[r * dim + j] = Double(data.values[(first + r) * dim + j]) - mean[j] }
+            }
+            block.withUnsafeBufferPointer { body(first, rows, $0.baseAddress!) }
         }
     }
 
