@@ -81,7 +81,8 @@ public struct KMeans: Sendable {
     /// nearest chosen centroid, keeping the candidate that lowers the total the most. Plain k-means++
     /// too often puts two seeds in one cluster; the greedy trials make that rare.
     ///
-    /// Each step is one pass over the data (``SeedingTrials``: a float16 copy screens, float32 settles),
+    /// Each step is one pass over the data (``SeedingTrials``: principal coordinates and a float16 copy
+    /// screen, float32 settles what they leave),
     /// split into fixed-size parts (run on all cores) whose partial sums are added in a fixed order, so
     /// the result does not depend on thread timing.
     func seedPlusPlus(_ data: Matrix, rowNorms: [Float], k: Int, weights: [Float]? = nil, random: inout SeededRandom) -> Matrix {
@@ -115,7 +116,7 @@ public struct KMeans: Sendable {
             rows.nearest(nearest, candidates: candidates, into: &values)
             // Potential of each candidate: sum over rows of min(nearest, distance), per part.
             var partial = [Double](repeating: 0, count: parts.count * trials)
-            nonisolated(unsafe) let v = values
+            let v = values
             partial.withUnsafeMutableBufferPointer { sums in
                 nonisolated(unsafe) let out = sums
                 DispatchQueue.concurrentPerform(iterations: parts.count) { p in
