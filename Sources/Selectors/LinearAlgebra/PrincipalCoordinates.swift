@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -45,9 +46,11 @@ public struct PrincipalCoordinates: Sendable {
         }
         // float64 rounding in the centring, the covariance's eigenvectors (orthonormal to ~1e-13) and the
         // projection: relative errors near 1e-13 of |x| + |mean|, bounded here a million times over.
-        let largest = (0..<n).reduce(0.0) { m, i in max(m, (0..<dim).reduce(0.0) { $0 + pow(Double(data.values[i * dim + $1]), 2) }) }
+        var lengths = [Float](repeating: 0, count: n)
+        data.values.withUnsafeBufferPointer { qc_row_norms_f32($0.baseAddress!, n, dim, &lengths) }
+        let longest = Double(lengths.max() ?? 0)
         let meanNorm = mean.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-        slack = Float(1e-7 * (largest.squareRoot() + meanNorm) * Double(dim).squareRoot())
+        slack = Float(1e-7 * (longest + meanNorm) * Double(dim).squareRoot())
     }
 
     private static let blockRows = 4096
